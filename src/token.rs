@@ -31,8 +31,10 @@ pub fn decode(token: &str, max_size: usize) -> Result<CompactJws<'_>, Error> {
     else {
         return Err(err(ErrorCode::Malformed, "a compact JWS has exactly three '.'-separated segments"));
     };
-    if h.is_empty() || p.is_empty() || s.is_empty() {
-        return Err(err(ErrorCode::Malformed, "empty JWS segment"));
+    // An empty signature segment is let through so that `alg: none` tokens are refused
+    // as `alg_not_allowed` (the informative code); the signature step refuses it anyway.
+    if h.is_empty() || p.is_empty() {
+        return Err(err(ErrorCode::Malformed, "empty JWS header or payload segment"));
     }
     let decode_segment = |seg: &str, name: &str| {
         b64::decode(seg).ok_or_else(|| {
