@@ -4,7 +4,9 @@
 import { initSync } from "./gen/edgetoken.js";
 
 export function instantiatePrecompiled(module, runtime) {
-  if (!(module instanceof WebAssembly.Module)) {
+  // toString tag, not instanceof: sandboxes (Next's edge runtime, EdgeVM) may hand us a
+  // Module from another realm.
+  if (Object.prototype.toString.call(module) !== "[object WebAssembly.Module]") {
     throw new Error(
       `edgetoken: the ${runtime} entry expected its .wasm import to be a precompiled ` +
         "WebAssembly.Module; check that your bundler imports .wasm files as modules",
