@@ -47,11 +47,15 @@ pub enum ErrorCode {
     InvalidKey,
     /// A verifier configuration was refused.
     InvalidConfig,
+    /// A revocation artifact is structurally invalid (bad magic, version, lengths...).
+    RevocationsInvalid,
+    /// A revocation artifact's sequence number is lower than the one held (rollback).
+    RevocationsRollback,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order (for documentation and tests).
-    pub const ALL: [ErrorCode; 19] = [
+    pub const ALL: [ErrorCode; 21] = [
         ErrorCode::Malformed,
         ErrorCode::TooLarge,
         ErrorCode::AlgNotAllowed,
@@ -71,6 +75,8 @@ impl ErrorCode {
         ErrorCode::RevocationsStale,
         ErrorCode::InvalidKey,
         ErrorCode::InvalidConfig,
+        ErrorCode::RevocationsInvalid,
+        ErrorCode::RevocationsRollback,
     ];
 
     /// The stable snake_case string for this code.
@@ -95,6 +101,8 @@ impl ErrorCode {
             ErrorCode::RevocationsStale => "revocations_stale",
             ErrorCode::InvalidKey => "invalid_key",
             ErrorCode::InvalidConfig => "invalid_config",
+            ErrorCode::RevocationsInvalid => "revocations_invalid",
+            ErrorCode::RevocationsRollback => "revocations_rollback",
         }
     }
 }

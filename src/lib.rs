@@ -30,6 +30,7 @@ pub mod header;
 mod json;
 pub mod keys;
 mod policy;
+pub mod revocation;
 pub mod signature;
 mod time;
 pub mod token;

@@ -5,6 +5,7 @@ use crate::error::Error;
 use crate::header;
 use crate::keys::KeySet;
 use crate::policy::Policy;
+use crate::revocation::{RevocationList, RevocationStatus};
 use crate::signature;
 use crate::time::UnixTime;
 use crate::token;
@@ -15,13 +16,59 @@ use alloc::vec::Vec;
 pub struct Verifier {
     policy: Policy,
     keys: KeySet,
+    revocations: Option<RevocationList>,
+    revocation_required: bool,
 }
 
 impl Verifier {
     /// A verifier; refuses an invalid policy with [`crate::ErrorCode::InvalidConfig`].
     pub fn new(policy: Policy, keys: KeySet) -> Result<Self, Error> {
         policy.validate()?;
-        Ok(Verifier { policy, keys })
+        Ok(Verifier { policy, keys, revocations: None, revocation_required: false })
+    }
+
+    /// Requires a fresh revocation filter: while none is loaded, or once it is stale,
+    /// every token is refused with `revocations_stale` (fail closed).
+    pub fn set_revocation_required(&mut self, required: bool) {
+        self.revocation_required = required;
+    }
+
+    /// Whether a fresh revocation filter is required.
+    pub fn revocation_required(&self) -> bool {
+        self.revocation_required
+    }
+
+    /// Installs a revocation artifact after checking its signature (with a key of this
+    /// verifier's key set), its issuer, its freshness at `now`, and that its sequence is
+    /// not lower than the one held (rollback). On error the previous filter stays.
+    pub fn set_revocations(&mut self, bytes: &[u8], now: UnixTime) -> Result<RevocationStatus, Error> {
+        let list = RevocationList::verify(bytes, &self.keys, &self.policy.issuer)?;
+        if list.is_stale(now) {
+            return Err(Error::new(
+                crate::ErrorCode::RevocationsStale,
+                "revocation filter is already past its not_after",
+            ));
+        }
+        if let Some(held) = &self.revocations {
+            if list.sequence() < held.sequence() {
+                return Err(Error::new(
+                    crate::ErrorCode::RevocationsRollback,
+                    alloc::format!(
+                        "revocation filter sequence {} is lower than the held {}",
+                        list.sequence(),
+                        held.sequence()
+                    ),
+                ));
+            }
+        }
+        let status = list.status(now);
+        self.revocations = Some(list);
+        Ok(status)
+    }
+
+    /// The loaded filter's status at `now`, or `None` if none was ever loaded.
+    pub fn revocation_status(&self, now: UnixTime) -> Option<RevocationStatus> {
+        self.revocations.as_ref().map(|r| r.status(now))
     }
 
     /// Replaces the key set (key rotation).
@@ -42,10 +89,30 @@ impl Verifier {
     /// Verifies `token` at time `now` and returns its claims.
     ///
     /// Steps, cheapest and most decisive first: size limit and decoding, header policy
-    /// (alg allowlist before anything else), key selection, signature, claims.
+    /// (alg allowlist before anything else), key selection, signature, claims, revocation.
     pub fn verify(&self, token: &str, now: UnixTime) -> Result<Claims, Error> {
         let payload = self.verify_signature(token)?;
-        claims::check(payload, &self.policy, now)
+        let claims = claims::check(payload, &self.policy, now)?;
+        self.check_revocation(&claims, now)?;
+        Ok(claims)
+    }
+
+    /// Step 6: revocation. Fails closed when a filter is required but missing or stale.
+    fn check_revocation(&self, claims: &Claims, now: UnixTime) -> Result<(), Error> {
+        match &self.revocations {
+            None if self.revocation_required => Err(Error::new(
+                crate::ErrorCode::RevocationsStale,
+                "a revocation filter is required and none has been loaded",
+            )),
+            None => Ok(()),
+            Some(list) if self.revocation_required && list.is_stale(now) => Err(Error::new(
+                crate::ErrorCode::RevocationsStale,
+                "the revocation filter is past its not_after",
+            )),
+            // A stale filter on a verifier that does not require one still knows of real
+            // revocations; consulting it can only refuse more.
+            Some(list) => list.check(claims, self.policy.clock_tolerance),
+        }
     }
 
     /// Steps 1–4 only (no claims policy): returns the signed payload bytes.

@@ -1,0 +1,83 @@
+//! A salted Bloom filter over session ids and token ids.
+//!
+//! Positions come from one SHA-256 per lookup (Kirsch–Mitzenmacher double hashing:
+//! `h1 + i·h2 mod m`). The salt is fresh per build, so an attacker who learns one filter
+//! cannot precompute ids that collide in the next.
+
+use sha2::{Digest, Sha256};
+
+/// Length of the per-build salt.
+pub const SALT_LEN: usize = 16;
+/// Most hash functions a filter may declare.
+pub const MAX_HASHES: u8 = 32;
+
+/// What an entry identifies; domain-separates sids from jtis with the same text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Kind {
+    /// A session id (`sid` claim): revokes all its access tokens.
+    Session = 1,
+    /// A token id (`jti` claim): revokes one access token.
+    Token = 2,
+}
+
+/// Borrowed view of a filter's bits.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct BloomRef<'a> {
+    pub hashes: u8,
+    pub salt: &'a [u8; SALT_LEN],
+    pub bits: &'a [u8],
+}
+
+/// The `hashes` bit positions of `(kind, id)` in a filter of `m` bits.
+fn positions(salt: &[u8; SALT_LEN], hashes: u8, m: u64, kind: Kind, id: &[u8]) -> impl Iterator<Item = u64> {
+    let mut h = Sha256::new();
+    h.update(salt);
+    h.update([kind as u8]);
+    h.update(id);
+    let d = h.finalize();
+    let mut a = [0u8; 8];
+    let mut b = [0u8; 8];
+    a.copy_from_slice(&d[0..8]);
+    b.copy_from_slice(&d[8..16]);
+    let h1 = u64::from_be_bytes(a);
+    // Odd step: never zero, so the k positions are not all the same bit.
+    let h2 = u64::from_be_bytes(b) | 1;
+    (0..u64::from(hashes)).map(move |i| h1.wrapping_add(i.wrapping_mul(h2)) % m)
+}
+
+impl BloomRef<'_> {
+    /// True if `(kind, id)` may be in the set; false means certainly not.
+    pub fn contains(&self, kind: Kind, id: &[u8]) -> bool {
+        let m = self.bits.len() as u64 * 8;
+        if m == 0 {
+            return false;
+        }
+        positions(self.salt, self.hashes, m, kind, id)
+            .all(|p| self.bits[(p / 8) as usize] & (1 << (p % 8)) != 0)
+    }
+}
+
+/// Sets the bits of `(kind, id)`.
+#[cfg(feature = "std")]
+pub(crate) fn insert(bits: &mut [u8], salt: &[u8; SALT_LEN], hashes: u8, kind: Kind, id: &[u8]) {
+    let m = bits.len() as u64 * 8;
+    if m == 0 {
+        return;
+    }
+    for p in positions(salt, hashes, m, kind, id) {
+        bits[(p / 8) as usize] |= 1 << (p % 8);
+    }
+}
+
+/// Optimal size for `n` entries at false-positive rate `p`: (bytes, hash count).
+///
+/// m = n·ln(1/p)/ln²2 bits and k = log2(1/p) hashes (Bloom 1970; Broder & Mitzenmacher).
+#[cfg(feature = "std")]
+pub fn dimensions(n: usize, p: f64) -> (usize, u8) {
+    let ln2 = core::f64::consts::LN_2;
+    let bits = ((n.max(1) as f64) * (1.0 / p).ln() / (ln2 * ln2)).ceil();
+    let bytes = ((bits / 8.0).ceil() as usize).max(8);
+    let k = (1.0 / p).log2().round().clamp(1.0, f64::from(MAX_HASHES)) as u8;
+    (bytes, k)
+}
