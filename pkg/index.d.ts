@@ -3,7 +3,8 @@ export type ErrorCode =
   | "malformed" | "too_large" | "alg_not_allowed" | "typ_mismatch" | "header_not_allowed"
   | "key_not_found" | "bad_signature" | "claim_missing" | "claim_invalid" | "issuer_mismatch"
   | "audience_mismatch" | "expired" | "not_yet_valid" | "issued_in_future"
-  | "lifetime_too_long" | "revoked" | "revocations_stale" | "invalid_key" | "invalid_config";
+  | "lifetime_too_long" | "revoked" | "revocations_stale" | "invalid_key" | "invalid_config"
+  | "revocations_invalid" | "revocations_rollback";
 
 /** An EC P-256 public JWK. */
 export interface Jwk {
@@ -42,6 +43,38 @@ export interface VerifierOptions {
   requiredClaims?: string[];
   /** Maximum token length in bytes (64–65536). Default 8192. */
   maxTokenSize?: number;
+  /**
+   * `"required"`: refuse every token with `revocations_stale` while no fresh filter is
+   * loaded (fail closed). Default `"required"` when `revocations` or `revocationUrl` is
+   * given, else `"off"`.
+   */
+  revocation?: "required" | "off";
+  /** An initial signed revocation filter (bytes from the origin's `/revocations`). */
+  revocations?: Uint8Array;
+  /** Where RevocationSync fetches the filter from by default. */
+  revocationUrl?: string;
+}
+
+/** The state of a verifier's revocation filter. */
+export interface RevocationStatus {
+  loaded: boolean;
+  required: boolean;
+  /** True when no filter is loaded or `now > notAfter`. */
+  stale: boolean;
+  sequence?: number;
+  builtAt?: number;
+  notAfter?: number;
+  window?: number;
+  entries?: number;
+  users?: number;
+  globalNotBefore?: number | null;
+  bytes?: number;
+  kid?: string;
+}
+
+/** An Error with a stable code (thrown by setRevocations and buildRevocationFilter). */
+export interface EdgetokenError extends Error {
+  code: ErrorCode;
 }
 
 /** The JWT claims of a verified token. */
@@ -69,10 +102,79 @@ export class Verifier {
    * @param now seconds since the epoch; defaults to the host clock.
    */
   verify(token: string, now?: number): VerifyResult;
+  /**
+   * Installs a signed revocation filter. Throws an EdgetokenError (code `bad_signature`,
+   * `key_not_found`, `issuer_mismatch`, `revocations_stale`, `revocations_rollback`,
+   * `revocations_invalid`, `too_large`) and keeps the previous filter on refusal.
+   */
+  setRevocations(bytes: Uint8Array, now?: number): RevocationStatus;
+  /** The filter's status at `now` (default: host clock). */
+  revocationStatus(now?: number): RevocationStatus;
+  /** The `revocationUrl` option. */
+  readonly revocationUrl: string | undefined;
   /** Replaces the trusted keys (rotation). Throws and keeps the old keys if invalid. */
   setKeys(jwks: Jwks | Jwk | string): void;
   /** Releases the wasm memory held by this verifier. */
   free(): void;
+}
+
+export interface BuildRevocationFilterOptions {
+  issuer: string;
+  /** A private EC P-256 JWK (with `d` and `kid`); the edge needs its public half in its JWKS. */
+  key: Jwk & { d: string; kid: string };
+  /** Monotonically increasing per issuer; edges refuse a lower one. */
+  sequence: number;
+  /** Seconds since the epoch; default: now. */
+  builtAt?: number;
+  /** Seconds the filter stays fresh after builtAt. */
+  ttl: number;
+  /** The window the entries cover (max token lifetime + tolerance). Default 930. */
+  window?: number;
+  /** Revoked session ids (`sid`) in the window. */
+  sids?: string[];
+  /** Revoked token ids (`jti`) in the window. */
+  jtis?: string[];
+  /** Per-user cut-offs: tokens of `sub` with `iat < notBefore` are revoked. */
+  users?: Record<string, number>;
+  /** Global cut-off: every token with `iat < notBefore` is revoked. */
+  notBefore?: number;
+  /** Target false-positive rate for sid/jti. Default 2^-16. */
+  falsePositiveRate?: number;
+}
+
+/** Builds a signed revocation filter (for Node origins). */
+export function buildRevocationFilter(options: BuildRevocationFilterOptions): Uint8Array;
+
+export interface RevocationSyncOptions {
+  /** Default: the verifier's revocationUrl. */
+  url?: string;
+  /** Default: globalThis.fetch. */
+  fetch?: (url: string, init?: RequestInit) => Promise<Response>;
+  /** Seconds between background refreshes. Default 5. */
+  interval?: number;
+  /** Refresh in the foreground when this many seconds from notAfter. Default 10. */
+  margin?: number;
+  minBackoff?: number;
+  maxBackoff?: number;
+  /** Seconds per request. Default 5. */
+  timeout?: number;
+  /** Clock in seconds (tests). */
+  now?: () => number;
+  onUpdate?: (status: RevocationStatus) => void;
+  onError?: (error: unknown) => void;
+}
+
+/** Keeps a verifier's revocation filter fresh from a URL. */
+export class RevocationSync {
+  constructor(verifier: Verifier, options?: RevocationSyncOptions);
+  /** Waits only when the filter is missing/stale/near notAfter; never throws. */
+  ensureFresh(ctx?: { waitUntil?: (p: Promise<unknown>) => void }): Promise<void>;
+  /** Fetches now (single flight); rejects on failure. */
+  refresh(): Promise<RevocationStatus>;
+  status(): RevocationStatus & { failures: number; lastError: string | null; nextAttemptAt: number };
+  /** Background timer for long-lived processes. */
+  start(): this;
+  stop(): void;
 }
 
 /** Every error code `verify` can return. */

@@ -3,6 +3,7 @@
 use crate::error::ErrorCode;
 use crate::keys::KeySet;
 use crate::policy::Policy;
+use crate::revocation::{FilterSpec, RevocationStatus};
 use crate::time::UnixTime;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -10,9 +11,9 @@ use js_sys::{Object, Reflect, JSON};
 use wasm_bindgen::prelude::*;
 
 /// The option names the constructor accepts; anything else (a typo) is refused.
-const OPTION_NAMES: [&str; 9] = [
+const OPTION_NAMES: [&str; 12] = [
     "issuer", "audience", "jwks", "typ", "algorithms", "clockTolerance", "maxTokenLifetime",
-    "requiredClaims", "maxTokenSize",
+    "requiredClaims", "maxTokenSize", "revocation", "revocations", "revocationUrl",
 ];
 
 fn config_error(msg: impl core::fmt::Display) -> JsError {
@@ -29,13 +30,14 @@ impl OptionReader<'_> {
     }
 
     fn reject_unknown(&self) -> Result<(), JsError> {
+        self.reject_unknown_in(&OPTION_NAMES)
+    }
+
+    fn reject_unknown_in(&self, names: &[&str]) -> Result<(), JsError> {
         for key in Object::keys(self.0).iter() {
             let key = key.as_string().unwrap_or_default();
-            if !OPTION_NAMES.contains(&key.as_str()) {
-                return Err(config_error(alloc::format!(
-                    "unknown option {key:?} (known: {})",
-                    OPTION_NAMES.join(", ")
-                )));
+            if !names.contains(&key.as_str()) {
+                return Err(config_error(alloc::format!("unknown option {key:?} (known: {})", names.join(", "))));
             }
         }
         Ok(())
@@ -108,6 +110,7 @@ fn failure(code: ErrorCode, message: &str) -> JsValue {
 #[wasm_bindgen(js_name = Verifier)]
 pub struct WasmVerifier {
     inner: crate::Verifier,
+    revocation_url: Option<String>,
 }
 
 #[wasm_bindgen(js_class = Verifier)]
@@ -145,8 +148,25 @@ impl WasmVerifier {
         if let Some(s) = o.integer("maxTokenSize", 64, 65536)? {
             policy = policy.with_max_token_size(s as usize);
         }
-        let inner = crate::Verifier::new(policy, keys).map_err(|e| config_error(e.detail()))?;
-        Ok(WasmVerifier { inner })
+        let mut inner = crate::Verifier::new(policy, keys).map_err(|e| config_error(e.detail()))?;
+        let revocation_url = o.string("revocationUrl")?;
+        let initial = o.get("revocations");
+        // Revocation checking is required by default as soon as a filter or its URL is
+        // configured: a verifier told about revocations must never silently skip them.
+        let required = match o.string("revocation")?.as_deref() {
+            None => revocation_url.is_some() || initial.is_some(),
+            Some("required") => true,
+            Some("off") => false,
+            Some(other) => return Err(config_error(alloc::format!("revocation must be \"required\" or \"off\", not {other:?}"))),
+        };
+        inner.set_revocation_required(required);
+        if let Some(bytes) = initial {
+            let bytes = bytes_of(&bytes).ok_or_else(|| config_error("revocations must be a Uint8Array"))?;
+            inner
+                .set_revocations(&bytes, now_or_clock(None)?)
+                .map_err(|e| config_error(alloc::format!("revocations refused: {e}")))?;
+        }
+        Ok(WasmVerifier { inner, revocation_url })
     }
 
     /// Verifies `token` at `now` (seconds; default: the host clock).
@@ -172,6 +192,34 @@ impl WasmVerifier {
         }
     }
 
+    /// Installs a signed revocation filter (a `Uint8Array` from the origin's
+    /// `/revocations`). Returns its status; throws an `Error` whose `code` says why it was
+    /// refused (`bad_signature`, `key_not_found`, `issuer_mismatch`, `revocations_stale`,
+    /// `revocations_rollback`, `revocations_invalid`, `too_large`), keeping the previous one.
+    #[wasm_bindgen(js_name = setRevocations)]
+    pub fn set_revocations(&mut self, bytes: JsValue, now: Option<f64>) -> Result<JsValue, JsValue> {
+        let now = now_or_clock(now).map_err(JsValue::from)?;
+        let bytes = bytes_of(&bytes).ok_or_else(|| {
+            coded_error(&crate::Error::new(ErrorCode::RevocationsInvalid, "revocations must be a Uint8Array"))
+        })?;
+        let status = self.inner.set_revocations(&bytes, now).map_err(|e| coded_error(&e))?;
+        Ok(status_object(Some(&status), self.inner.revocation_required()))
+    }
+
+    /// The revocation filter's status: `{ loaded, required, stale, sequence, builtAt,
+    /// notAfter, window, entries, users, globalNotBefore, bytes, kid }`.
+    #[wasm_bindgen(js_name = revocationStatus)]
+    pub fn revocation_status(&self, now: Option<f64>) -> Result<JsValue, JsError> {
+        let now = now_or_clock(now)?;
+        Ok(status_object(self.inner.revocation_status(now).as_ref(), self.inner.revocation_required()))
+    }
+
+    /// The `revocationUrl` option, for the revocation sync helper.
+    #[wasm_bindgen(getter, js_name = revocationUrl)]
+    pub fn revocation_url(&self) -> Option<String> {
+        self.revocation_url.clone()
+    }
+
     /// Replaces the key set (rotation). Throws and keeps the old keys if `jwks` is invalid.
     #[wasm_bindgen(js_name = setKeys)]
     pub fn set_keys(&mut self, jwks: JsValue) -> Result<(), JsError> {
@@ -185,4 +233,102 @@ impl WasmVerifier {
 #[wasm_bindgen(js_name = errorCodes)]
 pub fn error_codes() -> Vec<String> {
     ErrorCode::ALL.iter().map(|c| c.as_str().to_string()).collect()
+}
+
+fn bytes_of(value: &JsValue) -> Option<Vec<u8>> {
+    value.dyn_ref::<js_sys::Uint8Array>().map(js_sys::Uint8Array::to_vec)
+}
+
+/// An `Error` carrying a stable `code` property users can switch on.
+fn coded_error(e: &crate::Error) -> JsValue {
+    let error = js_sys::Error::new(&alloc::format!("edgetoken: {e}"));
+    set(&error, "code", &JsValue::from_str(e.code().as_str()));
+    error.into()
+}
+
+fn status_object(status: Option<&RevocationStatus>, required: bool) -> JsValue {
+    let obj = Object::new();
+    set(&obj, "loaded", &JsValue::from_bool(status.is_some()));
+    set(&obj, "required", &JsValue::from_bool(required));
+    // With no filter there is nothing fresh: report stale.
+    set(&obj, "stale", &JsValue::from_bool(status.is_none_or(|s| s.stale)));
+    if let Some(s) = status {
+        let num = |n: u64| JsValue::from_f64(n as f64);
+        set(&obj, "sequence", &num(s.sequence));
+        set(&obj, "builtAt", &num(s.built_at));
+        set(&obj, "notAfter", &num(s.not_after));
+        set(&obj, "window", &num(s.window.into()));
+        set(&obj, "entries", &num(s.entries.into()));
+        set(&obj, "users", &num(s.users as u64));
+        set(&obj, "globalNotBefore", &s.global_not_before.map_or(JsValue::NULL, num));
+        set(&obj, "bytes", &num(s.bytes as u64));
+        set(&obj, "kid", &JsValue::from_str(&s.kid));
+    }
+    obj.into()
+}
+
+/// Builds a signed revocation filter for Node origins:
+/// `buildRevocationFilter({ issuer, key, sequence, builtAt, ttl, window?, sids?, jtis?,
+/// users?, notBefore?, falsePositiveRate? })` returns a `Uint8Array`. `key` is a private
+/// EC P-256 JWK with a `kid`. Throws an `Error` with a `code` on bad input.
+#[wasm_bindgen(js_name = buildRevocationFilter)]
+pub fn build_revocation_filter(options: JsValue) -> Result<js_sys::Uint8Array, JsValue> {
+    let fail = |msg: String| coded_error(&crate::Error::new(ErrorCode::InvalidConfig, msg));
+    if !options.is_object() {
+        return Err(fail("buildRevocationFilter expects an options object".into()));
+    }
+    let o = OptionReader(options.unchecked_ref());
+    let names = [
+        "issuer", "key", "sequence", "builtAt", "ttl", "window", "sids", "jtis", "users", "notBefore",
+        "falsePositiveRate",
+    ];
+    o.reject_unknown_in(&names).map_err(JsValue::from)?;
+    let issuer = o.string("issuer").map_err(JsValue::from)?.ok_or_else(|| fail("issuer is required".into()))?;
+    let key_value = o.get("key").ok_or_else(|| fail("key (a private EC P-256 JWK with kid) is required".into()))?;
+    let key_text = if let Some(s) = key_value.as_string() {
+        s
+    } else {
+        JSON::stringify(&key_value).ok().and_then(|s| s.as_string()).ok_or_else(|| fail("key must be a JWK".into()))?
+    };
+    let (key, kid) = crate::revocation::signing_key_from_jwk(&key_text).map_err(|e| coded_error(&e))?;
+    let seconds = |name: &str| -> Result<Option<u64>, JsValue> {
+        match o.get(name) {
+            None => Ok(None),
+            Some(v) => match v.as_f64() {
+                Some(n) if n.fract() == 0.0 && n >= 0.0 && n <= crate::json::MAX_SAFE_INTEGER as f64 => Ok(Some(n as u64)),
+                _ => Err(fail(alloc::format!("{name} must be a non-negative integer"))),
+            },
+        }
+    };
+    let sequence = seconds("sequence")?.ok_or_else(|| fail("sequence is required".into()))?;
+    let built_at = seconds("builtAt")?.map_or_else(|| now_or_clock(None).map_err(JsValue::from), |s| Ok(UnixTime::from_secs(s)))?;
+    let ttl = seconds("ttl")?.ok_or_else(|| fail("ttl (seconds of freshness) is required".into()))?;
+    let window = seconds("window")?.unwrap_or(930);
+    let mut spec = FilterSpec::new(issuer, sequence, built_at, ttl, u32::try_from(window).map_err(|_| fail("window is too large".into()))?);
+    let list = |name: &str| -> Result<Vec<String>, JsValue> {
+        match o.get(name) {
+            None => Ok(Vec::new()),
+            Some(v) => serde_wasm_bindgen::from_value(v).map_err(|_| fail(alloc::format!("{name} must be an array of strings"))),
+        }
+    };
+    spec.sids = list("sids")?;
+    spec.jtis = list("jtis")?;
+    if let Some(users) = o.get("users") {
+        let map: alloc::collections::BTreeMap<String, f64> = serde_wasm_bindgen::from_value(users)
+            .map_err(|_| fail("users must be an object { sub: notBefore }".into()))?;
+        for (sub, nb) in map {
+            if nb.fract() != 0.0 || nb < 0.0 || nb > crate::json::MAX_SAFE_INTEGER as f64 {
+                return Err(fail(alloc::format!("users[{sub:?}] must be a non-negative integer")));
+            }
+            spec.users.push((sub, nb as u64));
+        }
+    }
+    spec.global_not_before = seconds("notBefore")?;
+    if let Some(p) = o.get("falsePositiveRate") {
+        spec.false_positive_rate = p.as_f64().ok_or_else(|| fail("falsePositiveRate must be a number".into()))?;
+    }
+    let mut salt = [0u8; crate::revocation::SALT_LEN];
+    getrandom::fill(&mut salt).map_err(|_| fail("no secure random source for the salt".into()))?;
+    let bytes = spec.build(&key, &kid, salt).map_err(|e| coded_error(&e))?;
+    Ok(js_sys::Uint8Array::from(bytes.as_slice()))
 }
