@@ -110,6 +110,11 @@ export class Verifier {
   setRevocations(bytes: Uint8Array, now?: number): RevocationStatus;
   /** The filter's status at `now` (default: host clock). */
   revocationStatus(now?: number): RevocationStatus;
+  /**
+   * Asks the loaded filter about a token's ids without verifying a token: `true`, `false`,
+   * or `null` when no filter is loaded (staleness is not considered; verify() handles it).
+   */
+  isRevoked(ids: { sub?: string; sid?: string; jti?: string; iat: number }): boolean | null;
   /** The `revocationUrl` option. */
   readonly revocationUrl: string | undefined;
   /** Replaces the trusted keys (rotation). Throws and keeps the old keys if invalid. */

@@ -66,6 +66,12 @@ impl Verifier {
         Ok(status)
     }
 
+    /// Whether the loaded filter revokes a token with these ids (`None`: no filter loaded).
+    /// Staleness is not considered; [`Verifier::verify`] handles it.
+    pub fn revocation_reason(&self, ids: &crate::revocation::TokenIds<'_>) -> Option<Option<&'static str>> {
+        self.revocations.as_ref().map(|r| r.revocation_reason(ids, self.policy.clock_tolerance))
+    }
+
     /// The loaded filter's status at `now`, or `None` if none was ever loaded.
     pub fn revocation_status(&self, now: UnixTime) -> Option<RevocationStatus> {
         self.revocations.as_ref().map(|r| r.status(now))

@@ -214,6 +214,34 @@ impl WasmVerifier {
         Ok(status_object(self.inner.revocation_status(now).as_ref(), self.inner.revocation_required()))
     }
 
+    /// Asks the loaded filter about a token's ids without verifying a token:
+    /// `isRevoked({ sub?, sid?, jti?, iat })` is `true`, `false`, or `null` when no filter
+    /// is loaded. Throws a TypeError-like Error for a malformed argument.
+    #[wasm_bindgen(js_name = isRevoked)]
+    pub fn is_revoked(&self, ids: JsValue) -> Result<JsValue, JsError> {
+        if !ids.is_object() {
+            return Err(JsError::new("edgetoken: isRevoked expects { sub?, sid?, jti?, iat }"));
+        }
+        let o = OptionReader(ids.unchecked_ref());
+        let text = |name: &str| o.string(name).map_err(|_| JsError::new(&alloc::format!("edgetoken: {name} must be a string")));
+        let (sub, sid, jti) = (text("sub")?, text("sid")?, text("jti")?);
+        let iat = o
+            .get("iat")
+            .and_then(|v| v.as_f64())
+            .filter(|n| n.fract() == 0.0 && *n >= 0.0 && *n <= crate::json::MAX_SAFE_INTEGER as f64)
+            .ok_or_else(|| JsError::new("edgetoken: iat must be an integer NumericDate"))?;
+        let ids = crate::revocation::TokenIds {
+            sub: sub.as_deref(),
+            sid: sid.as_deref(),
+            jti: jti.as_deref(),
+            iat: iat as u64,
+        };
+        Ok(match self.inner.revocation_reason(&ids) {
+            None => JsValue::NULL,
+            Some(reason) => JsValue::from_bool(reason.is_some()),
+        })
+    }
+
     /// The `revocationUrl` option, for the revocation sync helper.
     #[wasm_bindgen(getter, js_name = revocationUrl)]
     pub fn revocation_url(&self) -> Option<String> {

@@ -146,27 +146,51 @@ impl RevocationList {
 
     /// Refuses a token this filter revokes. `skew` is the clock tolerance in seconds.
     pub fn check(&self, claims: &Claims, skew: u64) -> Result<(), Error> {
-        let iat = claims.issued_at();
-        if self.global_not_before.is_some_and(|nb| iat < nb) {
-            return Err(err(ErrorCode::Revoked, "every token issued before the global cut-off is revoked"));
+        let ids = TokenIds {
+            sub: claims.subject(),
+            sid: claims.session_id(),
+            jti: claims.token_id(),
+            iat: claims.issued_at(),
+        };
+        match self.revocation_reason(&ids, skew) {
+            None => Ok(()),
+            Some(reason) => Err(err(ErrorCode::Revoked, reason)),
         }
-        if let Some(sub) = claims.subject() {
-            if self.users.get(sub).is_some_and(|nb| iat < *nb) {
-                return Err(err(ErrorCode::Revoked, "the user's tokens issued before this time are revoked"));
-            }
+    }
+
+    /// Why this filter revokes a token with these ids, or `None`.
+    pub fn revocation_reason(&self, ids: &TokenIds<'_>, skew: u64) -> Option<&'static str> {
+        if self.global_not_before.is_some_and(|nb| ids.iat < nb) {
+            return Some("every token issued before the global cut-off is revoked");
+        }
+        if ids.sub.and_then(|sub| self.users.get(sub)).is_some_and(|nb| ids.iat < *nb) {
+            return Some("the user's tokens issued before this time are revoked");
         }
         // A token issued after this filter was built (beyond the skew) cannot have been
         // revoked by it: the origin issues no token for a revoked session. Ignoring hits on
         // such tokens keeps a Bloom false positive from locking the user out.
-        if iat > self.built_at.saturating_add(skew) {
-            return Ok(());
+        if ids.iat > self.built_at.saturating_add(skew) {
+            return None;
         }
-        if claims.session_id().is_some_and(|sid| self.may_contain(Kind::Session, sid)) {
-            return Err(err(ErrorCode::Revoked, "the session was revoked"));
+        if ids.sid.is_some_and(|sid| self.may_contain(Kind::Session, sid)) {
+            return Some("the session was revoked");
         }
-        if claims.token_id().is_some_and(|jti| self.may_contain(Kind::Token, jti)) {
-            return Err(err(ErrorCode::Revoked, "the token was revoked"));
+        if ids.jti.is_some_and(|jti| self.may_contain(Kind::Token, jti)) {
+            return Some("the token was revoked");
         }
-        Ok(())
+        None
     }
+}
+
+/// The claims revocation looks at.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TokenIds<'a> {
+    /// `sub`.
+    pub sub: Option<&'a str>,
+    /// `sid`.
+    pub sid: Option<&'a str>,
+    /// `jti`.
+    pub jti: Option<&'a str>,
+    /// `iat`.
+    pub iat: u64,
 }

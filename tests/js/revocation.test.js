@@ -36,6 +36,12 @@ test("revoked sessions, tokens, users and the global cut-off are refused", async
   assert.equal((await verdict({ jti: "j-bad" })).code, "revoked");
   assert.equal((await verdict({ sub: "mallory" })).code, "revoked");
   assert.equal((await verdict({ sub: "mallory", iat: NOW + 1 })).ok, true);
+  assert.equal(v.isRevoked({ sid: "s-bad", iat: NOW }), true);
+  assert.equal(v.isRevoked({ sid: "s-good", jti: "j-good", sub: "bob", iat: NOW }), false);
+  assert.equal(v.isRevoked({ sub: "mallory", iat: NOW }), true);
+  assert.equal(v.isRevoked({ sid: "s-bad", iat: NOW + 31 }), false, "issued after built_at + tolerance");
+  assert.throws(() => v.isRevoked({ sid: "s-bad" }), /iat/);
+  assert.equal(newVerifier().isRevoked({ sid: "s-bad", iat: NOW }), null);
   v.setRevocations(filter({ sequence: 2, notBefore: NOW + 1 }), NOW + 2);
   assert.equal((await verdict({})).code, "revoked");
   assert.equal(v.revocationStatus(NOW + 2).globalNotBefore, NOW + 1);
