@@ -1,0 +1,48 @@
+//! HTTP: routes, cookies, CSRF, size limits, JSON errors.
+
+pub mod admin;
+pub mod cookies;
+pub mod error;
+pub mod public;
+pub mod request;
+pub mod user;
+
+use crate::app::App;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, get, post};
+use axum::Router;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// The origin's routes (see docs/http-api.md).
+pub fn router(app: Arc<App>) -> Router {
+    let limit = app.config.max_body;
+    Router::new()
+        .route("/api/login", post(user::login))
+        .route("/api/refresh", post(user::refresh))
+        .route("/api/logout", post(user::logout))
+        .route("/api/logout-all", post(user::logout_all))
+        .route("/api/password", post(user::change_password))
+        .route("/api/step-up", post(user::step_up))
+        .route("/api/sessions", get(user::list_sessions))
+        .route("/api/sessions/{id}", delete(user::revoke_session))
+        .route("/api/admin/sessions", get(admin::search_sessions))
+        .route("/api/admin/sessions/{id}/revoke", post(admin::revoke_session))
+        .route("/api/admin/users", post(admin::create_user))
+        .route("/api/admin/users/{id}/revoke", post(admin::revoke_user))
+        .route("/api/admin/keys/rotate", post(admin::rotate_key))
+        .route("/.well-known/jwks.json", get(public::jwks))
+        .route("/revocations", get(public::revocations))
+        .route("/healthz", get(public::healthz))
+        .fallback(|| async { error::ApiError::not_found("no such endpoint") })
+        .layer(axum::middleware::map_response(error::jsonify))
+        // Our JSON extractor enforces the limit itself; this also bounds any other body reader.
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(app)
+}
+
+/// Serves the router on `listener` until the future is dropped or fails.
+pub async fn serve(listener: TcpListener, app: Arc<App>) -> std::io::Result<()> {
+    axum::serve(listener, router(app).into_make_service_with_connect_info::<SocketAddr>()).await
+}

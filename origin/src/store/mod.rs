@@ -1,0 +1,355 @@
+//! Storage: the `Store` trait the policy layer talks to, and its SQLite implementation.
+//!
+//! All SQL lives in [`sqlite`]. The trait is synchronous (callers run it on tokio's
+//! blocking pool) and each method is one atomic transaction, so a PostgreSQL store for
+//! multi-node deployments implements the same methods with `SELECT ... FOR UPDATE` where
+//! SQLite uses `BEGIN IMMEDIATE`. Decisions (rotation, grace, timeouts) are made by the
+//! policy in `crate::sessions`, passed in as a function and run inside the transaction.
+
+pub mod sqlite;
+
+use std::fmt;
+
+/// A storage failure. Never shown to clients beyond "internal error".
+#[derive(Debug)]
+pub enum StoreError {
+    /// A uniqueness constraint failed (e.g. the e-mail address is taken).
+    Conflict(String),
+    /// Anything else: I/O, corruption, a busy database past the timeout.
+    Backend(String),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Conflict(m) => write!(f, "conflict: {m}"),
+            StoreError::Backend(m) => write!(f, "storage error: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// Result of a store operation.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// `user` or `admin`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// A regular user.
+    User,
+    /// May list and revoke every session.
+    Admin,
+}
+
+impl Role {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// Parses a stored or configured name.
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "user" => Some(Role::User),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// A user account.
+#[derive(Clone, Debug)]
+pub struct User {
+    /// Opaque id; the `sub` claim.
+    pub id: String,
+    /// Login name, stored lower-cased.
+    pub email: String,
+    /// PHC string (argon2id).
+    pub password_hash: String,
+    /// The role.
+    pub role: Role,
+    /// Tokens of this user issued before this instant are revoked.
+    pub not_before: Option<u64>,
+    /// Creation time.
+    pub created_at: u64,
+}
+
+/// A login session: one refresh-token chain, the `sid` claim.
+#[derive(Clone, Debug)]
+pub struct Session {
+    /// Opaque id; the `sid` claim.
+    pub id: String,
+    /// Owner.
+    pub user_id: String,
+    /// Creation time.
+    pub created_at: u64,
+    /// Last successful refresh (or creation).
+    pub last_seen_at: u64,
+    /// The session can never be refreshed after this instant.
+    pub absolute_expires_at: u64,
+    /// When the session ends if nothing happens: min(absolute, last_seen + idle), or the
+    /// revocation time. Indexed for cleanup.
+    pub ends_at: u64,
+    /// Admin session or stepped-up: short idle timeout.
+    pub sensitive: bool,
+    /// Client's User-Agent at login (truncated).
+    pub user_agent: String,
+    /// Client's IP at login.
+    pub ip: String,
+    /// Set once revoked.
+    pub revoked_at: Option<u64>,
+    /// Why it was revoked (`logout`, `reuse_detected`, `password_change`, ...).
+    pub revoked_reason: Option<String>,
+}
+
+impl Session {
+    /// Neither revoked nor past its idle or absolute end.
+    pub fn is_active(&self, now: u64) -> bool {
+        self.revoked_at.is_none() && now < self.ends_at
+    }
+}
+
+/// A session row joined with its owner's e-mail (listings).
+#[derive(Clone, Debug)]
+pub struct SessionRow {
+    /// The session.
+    pub session: Session,
+    /// The owner's e-mail address.
+    pub email: String,
+}
+
+/// One refresh-token record. The token itself is never stored: only its SHA-256 and the
+/// nonce from which the server can re-derive it (see `crate::tokens`).
+#[derive(Clone, Debug)]
+pub struct RefreshRecord {
+    /// Opaque id.
+    pub id: String,
+    /// The session it belongs to.
+    pub session_id: String,
+    /// SHA-256 of the token.
+    pub token_hash: [u8; 32],
+    /// Random input of the token derivation.
+    pub nonce: [u8; 32],
+    /// Creation time.
+    pub created_at: u64,
+    /// When it was replaced; `None` for the session's current token.
+    pub rotated_at: Option<u64>,
+    /// The record that replaced it.
+    pub successor_id: Option<String>,
+}
+
+/// Everything the refresh policy needs, read inside the transaction.
+#[derive(Clone, Debug)]
+pub struct RefreshView {
+    /// The presented token's record.
+    pub record: RefreshRecord,
+    /// Its session.
+    pub session: Session,
+    /// The record that replaced it, if any.
+    pub successor: Option<RefreshRecord>,
+}
+
+/// What the refresh policy decided; the store applies it in the same transaction.
+#[derive(Clone, Debug)]
+pub enum RefreshDecision {
+    /// The token is current: replace it with `successor` and extend the session.
+    Rotate {
+        /// The new current record.
+        successor: RefreshRecord,
+        /// New `ends_at` of the session.
+        ends_at: u64,
+    },
+    /// The token was replaced within the grace: hand out the same successor again.
+    Reissue {
+        /// New `ends_at` of the session.
+        ends_at: u64,
+    },
+    /// Reuse of a replaced token: revoke the whole session.
+    Reuse,
+    /// The session has ended (revoked or expired): refuse, change nothing.
+    Ended,
+}
+
+/// What the store did.
+#[derive(Clone, Debug)]
+pub enum RefreshOutcome {
+    /// No record has this hash.
+    Unknown,
+    /// Rotated or reissued: the session (after the update) and its current record.
+    Issued {
+        /// The session after the update.
+        session: Session,
+        /// The record whose token the client now holds.
+        current: RefreshRecord,
+    },
+    /// Reuse detected; the session is now revoked.
+    ReuseRevoked {
+        /// The revoked session's id.
+        session_id: String,
+    },
+    /// The session had ended.
+    Ended,
+}
+
+/// Kinds of revocation record (issue 3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RevocationKind {
+    /// A session: all its access tokens.
+    Sid,
+    /// One access token.
+    Jti,
+    /// Every token of a user issued before `revoked_at`.
+    UserNotBefore,
+    /// Every token issued before `revoked_at`.
+    GlobalNotBefore,
+}
+
+impl RevocationKind {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RevocationKind::Sid => "sid",
+            RevocationKind::Jti => "jti",
+            RevocationKind::UserNotBefore => "user_not_before",
+            RevocationKind::GlobalNotBefore => "global_not_before",
+        }
+    }
+}
+
+/// The revocations that are still inside the window at some instant.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RevocationSet {
+    /// Revoked session ids.
+    pub sids: Vec<String>,
+    /// Revoked token ids.
+    pub jtis: Vec<String>,
+    /// Per-user cut-offs (latest per user).
+    pub users: Vec<(String, u64)>,
+    /// Latest global cut-off.
+    pub global_not_before: Option<u64>,
+}
+
+/// A stored ES256 signing key.
+#[derive(Clone, Debug)]
+pub struct StoredKey {
+    /// Key id (RFC 7638 thumbprint).
+    pub kid: String,
+    /// The 32-byte private scalar. Stored unencrypted: see docs/http-api.md, "Keys".
+    pub private_key: Vec<u8>,
+    /// Creation time.
+    pub created_at: u64,
+    /// Set when a newer key took over; the key stays published until `publish_until`.
+    pub retired_at: Option<u64>,
+    /// After this instant the key is no longer published (and may be deleted).
+    pub publish_until: Option<u64>,
+}
+
+/// Cut-offs for one cleanup pass.
+#[derive(Clone, Copy, Debug)]
+pub struct CleanupCutoffs {
+    /// Delete sessions (and their refresh records) that ended before this.
+    pub sessions_ended_before: u64,
+    /// Delete refresh records rotated before this.
+    pub rotated_before: u64,
+    /// Delete revocation records that expired before this.
+    pub revocations_expired_before: u64,
+    /// Delete retired keys no longer published at this instant.
+    pub keys_unpublished_at: u64,
+    /// Rows per statement.
+    pub batch: u32,
+}
+
+/// Rows deleted by one cleanup pass.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CleanupCounts {
+    /// Sessions deleted.
+    pub sessions: u64,
+    /// Refresh records deleted.
+    pub refresh_tokens: u64,
+    /// Revocation records deleted.
+    pub revocations: u64,
+    /// Signing keys deleted.
+    pub keys: u64,
+}
+
+/// The origin's persistent state. Each method is one transaction.
+pub trait Store: Send + Sync + 'static {
+    // --- users
+    /// Inserts a user; `Conflict` if the e-mail address is taken.
+    fn create_user(&self, user: &User) -> StoreResult<()>;
+    /// A user by (lower-cased) e-mail.
+    fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
+    /// A user by id.
+    fn user_by_id(&self, id: &str) -> StoreResult<Option<User>>;
+    /// Replaces a user's password hash (no revocation: see `change_password`).
+    fn set_password_hash(&self, user_id: &str, hash: &str) -> StoreResult<()>;
+
+    // --- sessions
+    /// Inserts a session and its first refresh record.
+    fn create_session(&self, session: &Session, first: &RefreshRecord) -> StoreResult<()>;
+    /// A session by id.
+    fn session(&self, id: &str) -> StoreResult<Option<Session>>;
+    /// The refresh record with this token hash, and its session (no change).
+    fn refresh_lookup(&self, token_hash: &[u8; 32]) -> StoreResult<Option<(RefreshRecord, Session)>>;
+    /// A refresh record by id.
+    fn refresh_record(&self, id: &str) -> StoreResult<Option<RefreshRecord>>;
+    /// Atomically: reads the record with `token_hash`, its session and successor, asks
+    /// `decide`, applies the decision. Concurrent calls are serialised.
+    fn refresh(
+        &self,
+        token_hash: &[u8; 32],
+        now: u64,
+        window: u64,
+        decide: &mut dyn FnMut(&RefreshView) -> RefreshDecision,
+    ) -> StoreResult<RefreshOutcome>;
+    /// Revokes one session (if active) and records a `sid` revocation until
+    /// `now + window`. Returns whether it was active.
+    fn revoke_session(&self, id: &str, now: u64, reason: &str, window: u64) -> StoreResult<bool>;
+    /// Revokes every session of the user, sets the user's `not_before` to `now` and
+    /// records the revocations. Optionally replaces the password hash and starts a fresh
+    /// session, all in the same transaction. Returns the number of sessions revoked.
+    fn revoke_user(
+        &self,
+        user_id: &str,
+        now: u64,
+        reason: &str,
+        window: u64,
+        new_password_hash: Option<&str>,
+        fresh: Option<(&Session, &RefreshRecord)>,
+    ) -> StoreResult<u64>;
+    /// Marks a session sensitive (step-up) with a new `ends_at`.
+    fn mark_sensitive(&self, id: &str, ends_at: u64) -> StoreResult<()>;
+    /// The user's sessions active at `now`, newest first.
+    fn user_sessions(&self, user_id: &str, now: u64) -> StoreResult<Vec<Session>>;
+    /// Admin search: `query` matches an e-mail substring or a user id; `state` is
+    /// `active`, `ended` or `all`.
+    fn search_sessions(&self, query: &str, state: &str, now: u64, limit: u32, offset: u32)
+        -> StoreResult<Vec<SessionRow>>;
+
+    // --- revocations
+    /// Inserts a revocation record valid until `now + window`.
+    fn add_revocation(&self, kind: RevocationKind, value: &str, now: u64, window: u64) -> StoreResult<()>;
+    /// The revocations whose window has not passed at `now`.
+    fn revocations_in_window(&self, now: u64) -> StoreResult<RevocationSet>;
+    /// Increments and returns a persisted monotonic counter (the filter sequence).
+    fn next_counter(&self, name: &str) -> StoreResult<u64>;
+
+    // --- keys and secrets
+    /// All stored signing keys, newest first.
+    fn signing_keys(&self) -> StoreResult<Vec<StoredKey>>;
+    /// Inserts `key` and retires every other unretired key, publishing it until
+    /// `publish_until`.
+    fn rotate_in_key(&self, key: &StoredKey, publish_until: u64) -> StoreResult<()>;
+    /// The named secret, created with `generate` on first use (atomic across callers).
+    fn secret(&self, name: &str, generate: &mut dyn FnMut() -> Vec<u8>) -> StoreResult<Vec<u8>>;
+
+    // --- maintenance
+    /// Deletes at most one batch of each kind of dead row.
+    fn cleanup(&self, cutoffs: &CleanupCutoffs) -> StoreResult<CleanupCounts>;
+    /// Row counts per table (tests, health).
+    fn table_counts(&self) -> StoreResult<Vec<(String, u64)>>;
+}
