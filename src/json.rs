@@ -65,10 +65,12 @@ impl<'de: 'a, 'a> Deserialize<'de> for Object<'a> {
     }
 }
 
-/// Walks a nested object or array and fails on a duplicate member name anywhere inside.
+/// Walks a nested object or array and fails on a duplicate member name anywhere inside;
+/// also fully decodes strings, so a lone surrogate (`"\ud800"`) is refused at any depth.
+/// Top-level numbers are left to their readers (NumericDate judges the literal).
 fn reject_nested_duplicates(value: &RawValue) -> Result<(), String> {
     let text = value.get();
-    if text.starts_with('{') || text.starts_with('[') {
+    if text.starts_with('{') || text.starts_with('[') || text.starts_with('"') {
         serde_json::from_str::<NoDuplicates>(text).map_err(|e| {
             let mut s = String::new();
             let _ = fmt::write(&mut s, format_args!("{e}"));

@@ -529,6 +529,9 @@ fn payload_and_header_json_strictness_is_malformed() {
         format!(r#"{{{body},"x":'single'}}"#),
         format!("{{{body},\"x\":\"raw\ncontrol\"}}"),
         format!(r#"{{{body},"\ud800":1}}"#),
+        // A lone surrogate in a string value, top-level or nested, is refused alike.
+        format!(r#"{{{body},"x":"\ud800"}}"#),
+        format!(r#"{{{body},"x":{{"y":"\udc00"}}}}"#),
         format!("{{{body}}} // comment"),
     ];
     for payload in &payloads {
