@@ -62,20 +62,31 @@ impl Revocations {
 
     /// The artifact to serve now: rebuilt if dirty, missing or older than the interval.
     pub fn current(&self, app: &App) -> Result<Arc<Artifact>, BuildError> {
-        let now = app.now();
-        if !self.dirty.load(Ordering::SeqCst) {
-            if let Some(a) = self.latest() {
-                if now < a.built_at.saturating_add(app.config.revocation_interval) {
-                    return Ok(a);
-                }
-            }
+        if let Some(a) = self.fresh(app) {
+            return Ok(a);
         }
-        self.rebuild(app)
+        let _guard = self.build_lock.lock().unwrap_or_else(|p| p.into_inner());
+        // Another request may have rebuilt while this one waited for the lock.
+        if let Some(a) = self.fresh(app) {
+            return Ok(a);
+        }
+        self.build_locked(app)
+    }
+
+    fn fresh(&self, app: &App) -> Option<Arc<Artifact>> {
+        if self.dirty.load(Ordering::SeqCst) {
+            return None;
+        }
+        self.latest().filter(|a| app.now() < a.built_at.saturating_add(app.config.revocation_interval))
     }
 
     /// Builds and installs a new artifact from the revocations in the window.
     pub fn rebuild(&self, app: &App) -> Result<Arc<Artifact>, BuildError> {
         let _guard = self.build_lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.build_locked(app)
+    }
+
+    fn build_locked(&self, app: &App) -> Result<Arc<Artifact>, BuildError> {
         // Cleared before reading: a revocation committed during the build sets it again.
         self.dirty.store(false, Ordering::SeqCst);
         let artifact = match build(app) {

@@ -176,6 +176,8 @@ pub enum RefreshDecision {
 
 /// What the store did.
 #[derive(Clone, Debug)]
+// Returned once per refresh and consumed at once: boxing the large variant buys nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum RefreshOutcome {
     /// No record has this hash.
     Unknown,
