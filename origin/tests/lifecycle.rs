@@ -208,3 +208,32 @@ async fn cleanup_deletes_dead_rows_in_bounded_batches() {
     assert_eq!(h.count("refresh_tokens"), 2, "rotated records past retention deleted, current ones kept");
     assert_eq!(h.refresh(&keep.s("refresh_token")).await.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn background_task_rebuilds_the_filter_shortly_after_a_revocation() {
+    let h = Harness::start_with(|c| {
+        c.revocation_interval = 3600; // only the debounced wake-up can explain a rebuild
+        c.revocation_ttl = 7200;
+        c.revocation_debounce_ms = 50;
+    })
+    .await;
+    let pw = h.user(USER, Role::User);
+    let a = h.login(USER, &pw).await;
+    let _tasks = edgetoken_origin::app::spawn_background(&h.app);
+    assert!(h.app.revocations.latest().is_none());
+    h.post("/api/logout", json!({}), Some(&a.s("access_token"))).await;
+    let mut built = None;
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        if let Some(artifact) = h.app.revocations.latest() {
+            built = Some(artifact);
+            break;
+        }
+    }
+    let artifact = built.expect("the task rebuilt the filter within 2 s of the revocation");
+    let mut v = h.verifier().await;
+    v.set_revocations(&artifact.bytes, h.now()).unwrap();
+    assert_eq!(v.verify(&a.s("access_token"), h.now()).unwrap_err().code(), ErrorCode::Revoked);
+    // SQLite runs in WAL mode.
+    assert!(h.db.with_extension("db-wal").exists());
+}
