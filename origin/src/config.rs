@@ -125,6 +125,12 @@ pub struct Config {
     /// Create (or reset) a demo admin and a demo user with generated passwords, printed at start.
     #[arg(long, env = "EDGETOKEN_DEMO")]
     pub demo: bool,
+    /// Serve the admin UI and demo page from this directory (the repo's `www/`).
+    #[arg(long, env = "EDGETOKEN_WWW")]
+    pub www: Option<PathBuf>,
+    /// Serve the npm package directory (the repo's `pkg/`) at `/pkg/`, for the pages.
+    #[arg(long, env = "EDGETOKEN_PKG")]
+    pub pkg: Option<PathBuf>,
 }
 
 impl Config {
@@ -155,6 +161,8 @@ impl Config {
             max_body: MAX_BODY,
             trust_forwarded_for: false,
             demo: false,
+            www: None,
+            pkg: None,
         }
     }
 

@@ -10,7 +10,10 @@ pub mod user;
 use crate::app::App;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post};
+use axum::http::{header, HeaderValue};
 use axum::Router;
+use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -18,7 +21,7 @@ use tokio::net::TcpListener;
 /// The origin's routes (see docs/http-api.md).
 pub fn router(app: Arc<App>) -> Router {
     let limit = app.config.max_body;
-    Router::new()
+    let router = Router::new()
         .route("/api/login", post(user::login))
         .route("/api/refresh", post(user::refresh))
         .route("/api/logout", post(user::logout))
@@ -35,11 +38,37 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/.well-known/jwks.json", get(public::jwks))
         .route("/revocations", get(public::revocations))
         .route("/healthz", get(public::healthz))
-        .fallback(|| async { error::ApiError::not_found("no such endpoint") })
+        .route("/.well-known/edgetoken.json", get(public::configuration));
+    let router = with_static_files(router, &app.config);
+    router
         .layer(axum::middleware::map_response(error::jsonify))
         // Our JSON extractor enforces the limit itself; this also bounds any other body reader.
         .layer(DefaultBodyLimit::max(limit))
         .with_state(app)
+}
+
+/// The admin UI and demo page (`--www`) and the npm package they import (`--pkg`), when
+/// configured. Pages get a strict CSP: same-origin scripts only, plus wasm compilation for
+/// the package; no inline script, no framing.
+fn with_static_files(router: Router<Arc<App>>, config: &crate::config::Config) -> Router<Arc<App>> {
+    let api_404 = || async { error::ApiError::not_found("no such endpoint") };
+    let mut router = router.route("/api/{*rest}", axum::routing::any(api_404));
+    if let Some(pkg) = &config.pkg {
+        router = router.nest_service("/pkg", ServeDir::new(pkg));
+    }
+    let router = match &config.www {
+        Some(www) => router.fallback_service(ServeDir::new(www)),
+        None => router.fallback(api_404),
+    };
+    router
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+            ),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
 }
 
 /// Serves the router on `listener` until the future is dropped or fails.

@@ -44,6 +44,27 @@ pub async fn revocations(State(app): State<Arc<App>>, headers: HeaderMap) -> Res
     Ok(res)
 }
 
+/// `GET /.well-known/edgetoken.json`: what an edge needs to configure a `Verifier`.
+/// URIs are relative to this origin (it does not know its public base URL).
+pub async fn configuration(State(app): State<Arc<App>>) -> Response {
+    let c = &app.config;
+    let body = serde_json::json!({
+        "issuer": c.issuer,
+        "audience": c.audience,
+        "jwks_uri": "/.well-known/jwks.json",
+        "revocation_uri": "/revocations",
+        "access_token_lifetime": c.access_ttl,
+        "clock_tolerance": c.clock_tolerance,
+        "revocation_ttl": c.revocation_ttl,
+        "revocation_interval": c.revocation_interval,
+    });
+    let mut res = Response::new(Body::from(body.to_string()));
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=60"));
+    res
+}
+
 /// `GET /healthz`: the database answers and a key is loaded.
 pub async fn healthz(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
     blocking(&app, |app| app.store.user_by_id("")).await??;
