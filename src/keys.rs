@@ -19,6 +19,10 @@ pub const MAX_KEYS: usize = 64;
 pub struct PublicKey {
     kid: Option<String>,
     key: VerifyingKey,
+    /// The key's fixed-base table, created on first use (shared by clones of this key;
+    /// `None` inside once the process-wide cap on key tables was reached).
+    #[cfg(feature = "std")]
+    table: alloc::sync::Arc<std::sync::OnceLock<Option<crate::fastpath::LazyTable>>>,
 }
 
 impl PublicKey {
@@ -26,7 +30,47 @@ impl PublicKey {
     pub fn from_sec1_bytes(bytes: &[u8], kid: Option<String>) -> Result<Self, Error> {
         let key = VerifyingKey::from_sec1_bytes(bytes)
             .map_err(|_| err(ErrorCode::InvalidKey, "not a valid P-256 public point"))?;
-        Ok(PublicKey { kid, key })
+        Ok(PublicKey {
+            kid,
+            key,
+            #[cfg(feature = "std")]
+            table: Default::default(),
+        })
+    }
+
+    /// The key's lazily built fast-path table (`None` when the process already holds
+    /// [`crate::fastpath::MAX_KEY_TABLES`] key tables).
+    #[cfg(feature = "std")]
+    pub(crate) fn table(&self) -> Option<&crate::fastpath::LazyTable> {
+        self.table
+            .get_or_init(|| {
+                crate::fastpath::LazyTable::for_key(self.key.as_affine().into(), crate::fastpath::KEY_WINDOW)
+            })
+            .as_ref()
+    }
+
+    /// Builds this key's and the generator's fast-path tables now instead of a few rows per
+    /// verification (e.g. right after loading keys, off the request path). Returns whether
+    /// the fast path is available for this key.
+    #[cfg(feature = "std")]
+    pub fn precompute(&self) -> bool {
+        crate::fastpath::GENERATOR_TABLE.precompute();
+        self.table().map(|t| t.precompute()).is_some()
+    }
+
+    /// Whether verifications with this key currently use the fast path.
+    #[cfg(feature = "std")]
+    pub fn fast_path_ready(&self) -> bool {
+        crate::fastpath::GENERATOR_TABLE.is_ready()
+            && self.table.get().and_then(|t| t.as_ref()).is_some_and(|t| t.is_ready())
+    }
+
+    /// Whether `other` is the same public point (its table can be shared).
+    #[cfg(feature = "std")]
+    pub(crate) fn adopt_table_from(&mut self, other: &PublicKey) {
+        if self.key == other.key {
+            self.table = other.table.clone();
+        }
     }
 
     /// Parses one JWK (JSON text). See [`KeySet::from_jwks_json`] for the rules.
@@ -174,6 +218,16 @@ impl KeySet {
                 .ok_or_else(|| err(ErrorCode::KeyNotFound, "no key matches the token's kid")),
             None if self.keys.len() == 1 => Ok(&self.keys[0]),
             None => Err(err(ErrorCode::KeyNotFound, "token has no kid and the key set has several keys")),
+        }
+    }
+
+    /// Gives each key the fast-path table of the same point in `old` (rotation keeps tables).
+    #[cfg(feature = "std")]
+    pub(crate) fn adopt_tables_from(&mut self, old: &KeySet) {
+        for key in &mut self.keys {
+            if let Some(prev) = old.keys.iter().find(|k| k.key == key.key) {
+                key.adopt_table_from(prev);
+            }
         }
     }
 

@@ -26,6 +26,7 @@ extern crate std;
 mod b64;
 pub mod claims;
 mod error;
+pub mod fastpath;
 pub mod header;
 mod json;
 pub mod keys;
