@@ -24,6 +24,8 @@ extern crate alloc;
 extern crate std;
 
 mod b64;
+#[cfg(feature = "std")]
+pub mod cache;
 pub mod claims;
 mod error;
 pub mod fastpath;

@@ -10,21 +10,88 @@ use crate::signature;
 use crate::time::UnixTime;
 use crate::token;
 use alloc::vec::Vec;
+#[cfg(feature = "std")]
+use crate::cache::{CacheLimits, TokenCache};
 
 /// Verifies ES256 access tokens against a [`Policy`] and a [`KeySet`].
+///
+/// With the `std` feature a verifier keeps a bounded cache of the tokens it verified
+/// ([`crate::cache`]); a clone starts with an empty cache.
 #[derive(Clone, Debug)]
 pub struct Verifier {
     policy: Policy,
     keys: KeySet,
     revocations: Option<RevocationList>,
     revocation_required: bool,
+    #[cfg(feature = "std")]
+    cache: CacheCell,
+}
+
+/// The token cache behind a lock (`verify` takes `&self` and a verifier is `Sync`).
+#[cfg(feature = "std")]
+#[derive(Debug)]
+struct CacheCell(std::sync::Mutex<TokenCache>);
+
+#[cfg(feature = "std")]
+impl CacheCell {
+    fn new(limits: CacheLimits) -> Self {
+        CacheCell(std::sync::Mutex::new(TokenCache::new(limits)))
+    }
+    fn lock(&self) -> std::sync::MutexGuard<'_, TokenCache> {
+        // The cache holds no invariant a panic elsewhere could break; a poisoned lock is
+        // recovered after clearing it.
+        self.0.lock().unwrap_or_else(|poisoned| {
+            let mut guard = poisoned.into_inner();
+            guard.clear();
+            guard
+        })
+    }
+}
+
+#[cfg(feature = "std")]
+impl Clone for CacheCell {
+    fn clone(&self) -> Self {
+        CacheCell::new(self.lock().limits())
+    }
 }
 
 impl Verifier {
     /// A verifier; refuses an invalid policy with [`crate::ErrorCode::InvalidConfig`].
     pub fn new(policy: Policy, keys: KeySet) -> Result<Self, Error> {
         policy.validate()?;
-        Ok(Verifier { policy, keys, revocations: None, revocation_required: false })
+        Ok(Verifier {
+            policy,
+            keys,
+            revocations: None,
+            revocation_required: false,
+            #[cfg(feature = "std")]
+            cache: CacheCell::new(CacheLimits::default()),
+        })
+    }
+
+    /// Sets the token cache's limits (and empties it); [`CacheLimits::DISABLED`] turns it off.
+    #[cfg(feature = "std")]
+    pub fn set_cache_limits(&mut self, limits: CacheLimits) {
+        self.cache = CacheCell::new(limits);
+    }
+
+    /// The token cache's limits.
+    #[cfg(feature = "std")]
+    pub fn cache_limits(&self) -> CacheLimits {
+        self.cache.lock().limits()
+    }
+
+    /// Entries and bytes currently in the token cache.
+    #[cfg(feature = "std")]
+    pub fn cache_usage(&self) -> (usize, usize) {
+        let c = self.cache.lock();
+        (c.len(), c.bytes())
+    }
+
+    /// Empties the token cache.
+    #[cfg(feature = "std")]
+    pub fn clear_cache(&self) {
+        self.cache.lock().clear();
     }
 
     /// Requires a fresh revocation filter: while none is loaded, or once it is stale,
@@ -77,8 +144,15 @@ impl Verifier {
         self.revocations.as_ref().map(|r| r.status(now))
     }
 
-    /// Replaces the key set (key rotation).
-    pub fn set_keys(&mut self, keys: KeySet) {
+    /// Replaces the key set (key rotation) and empties the token cache. A key also in the
+    /// old set keeps its fast-path table.
+    #[allow(unused_mut)]
+    pub fn set_keys(&mut self, mut keys: KeySet) {
+        #[cfg(feature = "std")]
+        {
+            keys.adopt_tables_from(&self.keys);
+            self.cache.lock().clear();
+        }
         self.keys = keys;
     }
 
@@ -96,10 +170,30 @@ impl Verifier {
     ///
     /// Steps, cheapest and most decisive first: size limit and decoding, header policy
     /// (alg allowlist before anything else), key selection, signature, claims, revocation.
+    ///
+    /// A token this verifier already accepted is found in its cache: only `iss`, `aud`,
+    /// the time checks and revocation run again (they are the checks whose outcome can
+    /// change); see [`crate::cache`].
     pub fn verify(&self, token: &str, now: UnixTime) -> Result<Claims, Error> {
+        #[cfg(feature = "std")]
+        {
+            let hit = self.cache.lock().get(token);
+            if let Some(claims) = hit {
+                let checked = crate::cache::recheck(&claims, &self.policy, now)
+                    .and_then(|()| self.check_revocation(&claims, now));
+                if let Err(e) = &checked {
+                    if e.code() == crate::ErrorCode::Expired {
+                        self.cache.lock().remove(token);
+                    }
+                }
+                return checked.map(|()| claims);
+            }
+        }
         let payload = self.verify_signature(token)?;
         let claims = claims::check(payload, &self.policy, now)?;
         self.check_revocation(&claims, now)?;
+        #[cfg(feature = "std")]
+        self.cache.lock().insert(token, &claims);
         Ok(claims)
     }
 
