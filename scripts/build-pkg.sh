@@ -25,6 +25,19 @@ rm -rf pkg/gen
 wasm-bindgen --target web --out-dir pkg/gen --out-name edgetoken \
   target/wasm32-unknown-unknown/release/edgetoken.wasm
 
+# Edge sandboxes (Next.js middleware, EdgeVM) hand us a WebAssembly.Module compiled in the
+# host realm, so the glue's `instanceof WebAssembly.Module` is false there and it would try
+# to compile the Module object as bytes. Compare the realm-independent toString tag instead.
+glue=pkg/gen/edgetoken.js
+before='!(module instanceof WebAssembly.Module)'
+after='Object.prototype.toString.call(module) !== "[object WebAssembly.Module]"'
+if [ "$(grep -cF "$before" "$glue")" != 1 ]; then
+  echo "build-pkg: wasm-bindgen glue changed; cannot patch the cross-realm Module check" >&2
+  exit 1
+fi
+sed -i "s/$(printf '%s' "$before" | sed 's/[][\\/.*^$]/\\&/g')/$(printf '%s' "$after" | sed 's/[\\/&]/\\&/g')/" "$glue"
+grep -qF "$after" "$glue"
+
 # No wasm-opt pass: Debian's binaryen (108) corrupts the externref table that current
 # wasm-bindgen emits (Node: "WebAssembly.Table.set(): Argument 1 is invalid").
 raw=$(wc -c < pkg/gen/edgetoken_bg.wasm)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one test command (README: `npm test`): installs what is missing, builds pkg/, then
-# runs every test: Rust (unit, integration, Wycheproof), the no_std build, and the JS
-# tests (Node import, jose interop, headless Chromium).
+# runs every test: Rust (core and origin: unit, integration, Wycheproof), the no_std build,
+# and the JS tests (Node import, jose interop, revocation sync, headless Chromium, and end
+# to end: origin binary + Next.js middleware + admin UI and demo page in Chromium).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,5 +15,9 @@ cargo build --lib --no-default-features --target thumbv7em-none-eabi
 echo "== Rust tests"
 cargo test --workspace
 
-echo "== JS tests (pkg in Node and headless Chromium)"
+echo "== build the origin and the Next.js example for the end-to-end tests"
+cargo build -p edgetoken-origin
+(cd examples/nextjs && { npm ls --depth=0 >/dev/null 2>&1 || npm ci --no-audit --no-fund; } && npx next build --webpack)
+
+echo "== JS tests (pkg in Node, workerd, EdgeVM, headless Chromium; Next.js end to end)"
 node --test --test-concurrency=1 tests/js/

@@ -70,8 +70,8 @@ async function search() {
 async function revoke(path, what) {
   try {
     await api("POST", path, {});
-    show($("sessions-status"), `Revoked ${what}. Edges refuse its tokens once they load the next filter.`, "ok");
     await search();
+    show($("sessions-status"), `Revoked ${what}. Edges refuse its tokens once they load the next filter.`, "ok");
     await refreshFilter();
   } catch (e) {
     show($("sessions-status"), `Revoking ${what} failed: ${e.message}`, "error");

@@ -7,6 +7,8 @@ import { Verifier, RevocationSync } from "edgetoken";
 const ORIGIN = process.env.EDGETOKEN_ORIGIN ?? "http://127.0.0.1:8080";
 const ISSUER = process.env.EDGETOKEN_ISSUER ?? "edgetoken-origin";
 const AUDIENCE = process.env.EDGETOKEN_AUDIENCE ?? "edgetoken";
+const CLOCK_TOLERANCE = Number(process.env.EDGETOKEN_CLOCK_TOLERANCE ?? 30);
+const REVOCATION_INTERVAL = Number(process.env.EDGETOKEN_REVOCATION_INTERVAL ?? 2);
 const ACCESS_COOKIE = "__Host-access";
 const CLAIMS_HEADER = "x-edgetoken-claims";
 
@@ -25,10 +27,11 @@ function getEdge(): Promise<Edge> {
     const verifier = new Verifier({
       issuer: ISSUER,
       audience: AUDIENCE,
+      clockTolerance: CLOCK_TOLERANCE,
       jwks: await fetchJwks(),
       revocationUrl: `${ORIGIN}/revocations`, // makes revocation checking required
     });
-    const sync = new RevocationSync(verifier, { interval: 2, margin: 10 });
+    const sync = new RevocationSync(verifier, { interval: REVOCATION_INTERVAL, margin: 10 });
     return { verifier, sync, jwksFetchedAt: Date.now() };
   })().catch((e) => {
     edge = null;
