@@ -53,6 +53,12 @@ export interface VerifierOptions {
   revocations?: Uint8Array;
   /** Where RevocationSync fetches the filter from by default. */
   revocationUrl?: string;
+  /**
+   * The verified-token cache (default on: 1024 entries, 1 MiB). A hit skips decoding and
+   * the signature but re-checks iss, aud, time and revocation; `setKeys` clears it.
+   * `false` turns it off.
+   */
+  cache?: boolean | { maxEntries?: number; maxBytes?: number };
 }
 
 /** The state of a verifier's revocation filter. */

@@ -11,9 +11,9 @@ use js_sys::{Object, Reflect, JSON};
 use wasm_bindgen::prelude::*;
 
 /// The option names the constructor accepts; anything else (a typo) is refused.
-const OPTION_NAMES: [&str; 12] = [
+const OPTION_NAMES: [&str; 13] = [
     "issuer", "audience", "jwks", "typ", "algorithms", "clockTolerance", "maxTokenLifetime",
-    "requiredClaims", "maxTokenSize", "revocation", "revocations", "revocationUrl",
+    "requiredClaims", "maxTokenSize", "revocation", "revocations", "revocationUrl", "cache",
 ];
 
 fn config_error(msg: impl core::fmt::Display) -> JsError {
@@ -83,6 +83,28 @@ fn key_set(jwks: &JsValue) -> Result<KeySet, JsError> {
     KeySet::from_jwks_json(&text).map_err(|e| JsError::new(&alloc::format!("edgetoken: {e}")))
 }
 
+/// `cache`: `true`/absent (defaults), `false` (off), or `{ maxEntries?, maxBytes? }`.
+fn cache_limits(value: Option<JsValue>) -> Result<crate::cache::CacheLimits, JsError> {
+    use crate::cache::CacheLimits;
+    let Some(v) = value else { return Ok(CacheLimits::default()) };
+    if let Some(on) = v.as_bool() {
+        return Ok(if on { CacheLimits::default() } else { CacheLimits::DISABLED });
+    }
+    if !v.is_object() || js_sys::Array::is_array(&v) {
+        return Err(config_error("cache must be true, false or { maxEntries, maxBytes }"));
+    }
+    let o = OptionReader(v.unchecked_ref());
+    o.reject_unknown_in(&["maxEntries", "maxBytes"])?;
+    let mut limits = CacheLimits::default();
+    if let Some(n) = o.integer("maxEntries", 0, 1 << 20)? {
+        limits.max_entries = n as usize;
+    }
+    if let Some(n) = o.integer("maxBytes", 0, 1 << 30)? {
+        limits.max_bytes = n as usize;
+    }
+    Ok(limits)
+}
+
 fn now_or_clock(now: Option<f64>) -> Result<UnixTime, JsError> {
     let secs = match now {
         None => js_sys::Date::now() / 1000.0,
@@ -149,6 +171,7 @@ impl WasmVerifier {
             policy = policy.with_max_token_size(s as usize);
         }
         let mut inner = crate::Verifier::new(policy, keys).map_err(|e| config_error(e.detail()))?;
+        inner.set_cache_limits(cache_limits(o.get("cache"))?);
         let revocation_url = o.string("revocationUrl")?;
         let initial = o.get("revocations");
         // Revocation checking is required by default as soon as a filter or its URL is
