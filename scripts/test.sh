@@ -15,6 +15,9 @@ cargo build --lib --no-default-features --target thumbv7em-none-eabi
 echo "== Rust tests"
 cargo test --workspace
 
+echo "== Fast path vs p256: 100,000-case differential test and Wycheproof, optimised build"
+cargo test --release -p edgetoken --test fastpath
+
 echo "== build the origin and the Next.js example for the end-to-end tests"
 cargo build -p edgetoken-origin
 (cd examples/nextjs && { npm ls --depth=0 >/dev/null 2>&1 || npm ci --no-audit --no-fund; } && npx next build --webpack)

@@ -29,7 +29,7 @@ pub const GENERATOR_WINDOW: u32 = 7;
 /// Window width for a key's table: 43 rows of 32 points (about 1,400 points).
 pub const KEY_WINDOW: u32 = 6;
 /// Most rows a lazy table builds during one verification (bounds the extra latency).
-pub const ROWS_PER_STEP: usize = 4;
+pub const ROWS_PER_STEP: usize = 2;
 
 const fn rows_for(w: u32) -> usize {
     // Signed digits in [-2^(w-1), 2^(w-1)): one extra row absorbs the final carry.
