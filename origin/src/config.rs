@@ -77,7 +77,8 @@ pub struct Config {
     /// Absolute session lifetime, seconds.
     #[arg(long, env = "EDGETOKEN_SESSION_LIFETIME", default_value_t = SESSION_ABSOLUTE)]
     pub session_lifetime: u64,
-    /// Grace during which a just-rotated refresh token still yields the same successor, seconds.
+    /// Grace during which a just-rotated refresh token still yields the same successor, seconds
+    /// (inclusive); 0 turns the grace off: every second use of a token is reuse.
     #[arg(long, env = "EDGETOKEN_REFRESH_GRACE", default_value_t = REFRESH_GRACE)]
     pub refresh_grace: u64,
     /// Clock tolerance of the edges, seconds (widens the revocation window).

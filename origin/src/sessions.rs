@@ -70,7 +70,9 @@ pub fn decide(view: &RefreshView, now: u64, grace: u64, ends_at: u64, successor:
     match view.record.rotated_at {
         None => RefreshDecision::Rotate { successor: successor(), ends_at },
         Some(rotated_at) => {
-            let in_grace = now <= rotated_at.saturating_add(grace);
+            // Inclusive, at one-second resolution; a grace of 0 turns the grace off (it
+            // would otherwise still cover the rest of the rotation's second).
+            let in_grace = grace > 0 && now <= rotated_at.saturating_add(grace);
             // Only the just-replaced token: its successor must still be the current one.
             let successor_is_current = view.successor.as_ref().is_some_and(|s| s.rotated_at.is_none());
             if in_grace && successor_is_current {
@@ -191,6 +193,18 @@ pub fn revoke_user(app: &App, user_id: &str, reason: &str) -> Result<u64, StoreE
     Ok(n)
 }
 
+/// The kill switch: every access token issued before now is refused, at the origin at once
+/// and at every edge with the next filter (global `not_before`). With `sessions`, every
+/// active session is revoked too, so everyone signs in again; without, sessions may refresh
+/// and get tokens issued after the cut-off. Returns the cut-off and the sessions revoked.
+pub fn revoke_all(app: &App, sessions: bool) -> Result<(u64, u64), StoreError> {
+    let now = app.now();
+    app.store.add_revocation(crate::store::RevocationKind::GlobalNotBefore, "", now, app.config.revocation_window())?;
+    let revoked = if sessions { app.store.revoke_all_sessions(now, "revoke_all")? } else { 0 };
+    app.revocations.mark_dirty();
+    Ok((now, revoked))
+}
+
 /// Sets a new password hash, revokes every session of the user (and sets `not_before`),
 /// then starts a fresh session for the caller, in one transaction.
 pub fn change_password(app: &App, user: &User, new_hash: &str, user_agent: &str, ip: &str)
@@ -267,6 +281,13 @@ mod tests {
         let v = view(record("a", Some(100), Some("b")), Some(record("b", None, None)), session(500, false));
         assert!(matches!(decide(&v, 110, 10, 200, || unreachable!()), RefreshDecision::Reissue { .. }));
         assert!(matches!(decide(&v, 111, 10, 200, || unreachable!()), RefreshDecision::Reuse));
+    }
+
+    #[test]
+    fn grace_zero_is_no_grace_even_in_the_same_second() {
+        let v = view(record("a", Some(100), Some("b")), Some(record("b", None, None)), session(500, false));
+        assert!(matches!(decide(&v, 100, 0, 200, || unreachable!()), RefreshDecision::Reuse));
+        assert!(matches!(decide(&v, 100, 1, 200, || unreachable!()), RefreshDecision::Reissue { .. }));
     }
 
     #[test]
