@@ -337,3 +337,51 @@ async fn non_admins_are_forbidden_from_admin_endpoints() {
     // Unauthenticated: 401.
     assert_eq!(h.get("/api/admin/sessions", None).await.status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn kill_switch_refuses_every_earlier_token_at_the_origin_and_in_the_filter() {
+    let h = Harness::start().await;
+    let admin_pw = h.user("root@example.com", Role::Admin);
+    let pw = h.user(USER, Role::User);
+    let user = h.login(USER, &pw).await;
+    let other = h.login(USER, &pw).await;
+    h.clock.advance(5);
+    let admin = h.login("root@example.com", &admin_pw).await;
+    h.clock.advance(5);
+
+    // Non-admins cannot pull it.
+    let denied = h.post("/api/admin/revoke-all", json!({}), Some(&user.s("access_token"))).await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN);
+
+    let r = h.post("/api/admin/revoke-all", json!({}), Some(&admin.s("access_token"))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["sessions_revoked"].as_u64(), Some(0));
+    let cutoff = r.body["not_before"].as_u64().unwrap();
+
+    // At the origin: tokens issued before the cut-off are refused at once...
+    let me = h.get("/api/sessions", Some(&user.s("access_token"))).await;
+    assert_eq!((me.status, me.error()), (StatusCode::UNAUTHORIZED, "session_ended"));
+    // ...and at the edge with the next filter.
+    let mut v = h.verifier().await;
+    let filter = h.get("/revocations", None).await;
+    v.set_revocations(&filter.raw, h.now()).unwrap();
+    assert_eq!(v.revocation_status(h.now()).unwrap().global_not_before, Some(cutoff));
+    let code = v.verify(&user.s("access_token"), h.now()).unwrap_err().code();
+    assert_eq!(code, edgetoken::ErrorCode::Revoked);
+
+    // Sessions survive the plain kill switch: a refresh mints a token issued after it.
+    h.clock.advance(1);
+    let refreshed = h.refresh(&user.s("refresh_token")).await;
+    assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.body);
+    assert!(v.verify(&refreshed.s("access_token"), h.now()).is_ok());
+    assert_eq!(h.get("/api/sessions", Some(&refreshed.s("access_token"))).await.status, StatusCode::OK);
+
+    // With sessions: true, every active session ends too.
+    let admin2 = h.login("root@example.com", &admin_pw).await;
+    h.clock.advance(1);
+    let all = h.post("/api/admin/revoke-all", json!({"sessions": true}), Some(&admin2.s("access_token"))).await;
+    assert_eq!(all.status, StatusCode::OK, "{}", all.body);
+    assert!(all.body["sessions_revoked"].as_u64().unwrap() >= 3, "{}", all.body);
+    assert_eq!(h.refresh(&other.s("refresh_token")).await.error(), "session_ended");
+    assert_eq!(h.refresh(&refreshed.s("refresh_token")).await.error(), "session_ended");
+}

@@ -122,6 +122,22 @@ pub async fn create_user(State(app): State<Arc<App>>, auth: Auth, body: Json<Cre
     Ok(json_response(StatusCode::CREATED, body, &[]))
 }
 
+/// `POST /api/admin/revoke-all` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeAllBody {
+    /// Also revoke every active session (everyone signs in again).
+    #[serde(default)]
+    sessions: bool,
+}
+
+/// `POST /api/admin/revoke-all`: the kill switch (global `not_before` = now).
+pub async fn revoke_all(State(app): State<Arc<App>>, auth: Auth, Json(body): Json<RevokeAllBody>) -> Result<Response, ApiError> {
+    require_admin(&auth)?;
+    let (not_before, n) = blocking(&app, move |app| sessions::revoke_all(app, body.is_some_and(|b| b.sessions))).await??;
+    Ok(json_response(StatusCode::OK, json!({ "not_before": not_before, "sessions_revoked": n }), &[]))
+}
+
 /// `POST /api/admin/keys/rotate`: a new signing key; the old one stays published.
 pub async fn rotate_key(State(app): State<Arc<App>>, auth: Auth, _b: Json<serde_json::Value>) -> Result<Response, ApiError> {
     require_admin(&auth)?;

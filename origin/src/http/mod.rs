@@ -35,6 +35,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/admin/users", post(admin::create_user))
         .route("/api/admin/users/{id}/revoke", post(admin::revoke_user))
         .route("/api/admin/keys/rotate", post(admin::rotate_key))
+        .route("/api/admin/revoke-all", post(admin::revoke_all))
         .route("/.well-known/jwks.json", get(public::jwks))
         .route("/revocations", get(public::revocations))
         .route("/healthz", get(public::healthz))

@@ -156,5 +156,8 @@ pub fn authenticate(app: &App, token: &str, via_cookie: bool) -> Result<Auth, Ap
     if user.not_before.is_some_and(|nb| claims.issued_at() < nb) {
         return Err(ApiError::unauthorized("session_ended", "the user's tokens issued before this time were revoked"));
     }
+    if app.store.global_not_before(now)?.is_some_and(|nb| claims.issued_at() < nb) {
+        return Err(ApiError::unauthorized("session_ended", "every token issued before the global cut-off was revoked"));
+    }
     Ok(Auth { user, session, via_cookie })
 }

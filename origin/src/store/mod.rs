@@ -337,6 +337,11 @@ pub trait Store: Send + Sync + 'static {
     fn add_revocation(&self, kind: RevocationKind, value: &str, now: u64, window: u64) -> StoreResult<()>;
     /// The revocations whose window has not passed at `now`.
     fn revocations_in_window(&self, now: u64) -> StoreResult<RevocationSet>;
+    /// Marks every active session revoked (the kill switch's "sessions" option). The global
+    /// cut-off recorded with it covers their access tokens, so no sid records are added.
+    fn revoke_all_sessions(&self, now: u64, reason: &str) -> StoreResult<u64>;
+    /// The latest global cut-off still inside its window at `now`, if any.
+    fn global_not_before(&self, now: u64) -> StoreResult<Option<u64>>;
     /// Increments and returns a persisted monotonic counter (the filter sequence).
     fn next_counter(&self, name: &str) -> StoreResult<u64>;
 

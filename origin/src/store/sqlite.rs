@@ -489,6 +489,28 @@ impl Store for SqliteStore {
         })
     }
 
+    fn revoke_all_sessions(&self, now: u64, reason: &str) -> StoreResult<u64> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE sessions SET revoked_at = ?1, revoked_reason = ?2, ends_at = MIN(ends_at, ?1) \
+                 WHERE revoked_at IS NULL AND ends_at > ?1",
+                params![to_sql(now), reason],
+            )
+            .map(|n| n as u64)
+        })
+    }
+
+    fn global_not_before(&self, now: u64) -> StoreResult<Option<u64>> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT MAX(revoked_at) FROM revocations WHERE kind = 'global_not_before' AND expires_at > ?1",
+                [to_sql(now)],
+                |r| r.get::<_, Option<i64>>(0),
+            )
+            .map(|v| v.map(from_sql))
+        })
+    }
+
     fn next_counter(&self, name: &str) -> StoreResult<u64> {
         self.write(|tx| {
             tx.query_row(
