@@ -136,3 +136,28 @@ async fn bad_input_gets_a_json_4xx_never_a_500() {
     assert!(r.status.is_client_error() || r.status == StatusCode::OK, "{}", r.status);
     assert_ne!(r.status, StatusCode::INTERNAL_SERVER_ERROR);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_brute_force_gets_no_more_guesses_than_the_limit() {
+    let h = std::sync::Arc::new(Harness::start().await);
+    let pw = h.user(USER, Role::User);
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(40));
+    let tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let (h, b) = (h.clone(), barrier.clone());
+            tokio::spawn(async move {
+                b.wait().await;
+                h.post("/api/login", json!({"email": USER, "password": format!("guess-{i}")}), None).await
+            })
+        })
+        .collect();
+    let mut statuses = std::collections::BTreeMap::new();
+    for t in tasks {
+        let r = t.await.unwrap();
+        *statuses.entry(r.status.as_u16()).or_insert(0) += 1;
+    }
+    assert_eq!(statuses.get(&401).copied().unwrap_or(0), 5, "password guesses checked: {statuses:?}");
+    assert_eq!(statuses.get(&429).copied().unwrap_or(0), 35, "{statuses:?}");
+    let r = h.post("/api/login", json!({"email": USER, "password": pw}), None).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+}

@@ -114,7 +114,8 @@ async fn check_password(app: &Arc<App>, email: String, password: String, ip: &st
     let ip_key = format!("ip:{ip}");
     let now = app.now();
     let limits = [(account_key.as_str(), app.config.login_max_failures_account), (ip_key.as_str(), app.config.login_max_failures_ip)];
-    app.throttle.check(&limits, now).map_err(too_many)?;
+    // Reserved until the outcome is known: parallel guesses cannot overtake the limit.
+    let attempt = app.throttle.begin(&limits, now).map_err(too_many)?;
     let user = blocking(app, move |app| -> Result<_, ApiError> {
         let user = app.store.user_by_email(&email)?;
         // Unknown accounts cost one argon2 verification too: no timing oracle for e-mails.
@@ -124,8 +125,8 @@ async fn check_password(app: &Arc<App>, email: String, password: String, ip: &st
     })
     .await??;
     match &user {
-        Some(_) => app.throttle.reset(&account_key),
-        None => app.throttle.fail(&[&account_key, &ip_key], now),
+        Some(_) => attempt.succeeded(&account_key),
+        None => attempt.failed(),
     }
     Ok(user)
 }
