@@ -1,7 +1,7 @@
 //! Admin endpoints: the caller's role is read from the database on every request.
 
 use super::error::ApiError;
-use super::request::{blocking, Auth, Json};
+use super::request::{blocking, Auth, Json, NoFields};
 use super::user::{json_response, session_value};
 use crate::app::App;
 use crate::passwords;
@@ -39,6 +39,11 @@ pub async fn search_sessions(State(app): State<Arc<App>>, auth: Auth, Query(q): 
     if query.len() > 320 {
         return Err(ApiError::bad_request("invalid_request", "q is too long"));
     }
+    // SQLite's LIKE stops at a NUL, so "%\0%" would match every address: refuse control
+    // characters (no e-mail or id contains them).
+    if query.chars().any(char::is_control) {
+        return Err(ApiError::bad_request("invalid_request", "q must not contain control characters"));
+    }
     let state = q.state.unwrap_or_else(|| "active".into());
     if !matches!(state.as_str(), "active" | "ended" | "all") {
         return Err(ApiError::bad_request("invalid_request", "state must be active, ended or all"));
@@ -58,7 +63,7 @@ pub async fn search_sessions(State(app): State<Arc<App>>, auth: Auth, Query(q): 
 }
 
 /// `POST /api/admin/sessions/{id}/revoke`.
-pub async fn revoke_session(State(app): State<Arc<App>>, auth: Auth, Path(id): Path<String>, _b: Json<serde_json::Value>)
+pub async fn revoke_session(State(app): State<Arc<App>>, auth: Auth, Path(id): Path<String>, _b: Json<NoFields>)
     -> Result<Response, ApiError> {
     require_admin(&auth)?;
     let revoked = blocking(&app, move |app| -> Result<bool, ApiError> {
@@ -72,7 +77,7 @@ pub async fn revoke_session(State(app): State<Arc<App>>, auth: Auth, Path(id): P
 }
 
 /// `POST /api/admin/users/{id}/revoke`: every session of the user, and the user's `not_before`.
-pub async fn revoke_user(State(app): State<Arc<App>>, auth: Auth, Path(id): Path<String>, _b: Json<serde_json::Value>)
+pub async fn revoke_user(State(app): State<Arc<App>>, auth: Auth, Path(id): Path<String>, _b: Json<NoFields>)
     -> Result<Response, ApiError> {
     require_admin(&auth)?;
     let n = blocking(&app, move |app| -> Result<u64, ApiError> {
@@ -102,7 +107,7 @@ pub async fn create_user(State(app): State<Arc<App>>, auth: Auth, body: Json<Cre
     let role = Role::parse(b.role.as_deref().unwrap_or("user"))
         .ok_or_else(|| ApiError::bad_request("invalid_request", "role must be user or admin"))?;
     let email = b.email.trim().to_string();
-    if email.is_empty() || email.len() > 320 || !email.contains('@') {
+    if email.is_empty() || email.len() > 320 || !email.contains('@') || email.chars().any(char::is_control) {
         return Err(ApiError::bad_request("invalid_request", "email must be an e-mail address"));
     }
     let generated = b.password.is_none();
@@ -139,7 +144,7 @@ pub async fn revoke_all(State(app): State<Arc<App>>, auth: Auth, Json(body): Jso
 }
 
 /// `POST /api/admin/keys/rotate`: a new signing key; the old one stays published.
-pub async fn rotate_key(State(app): State<Arc<App>>, auth: Auth, _b: Json<serde_json::Value>) -> Result<Response, ApiError> {
+pub async fn rotate_key(State(app): State<Arc<App>>, auth: Auth, _b: Json<NoFields>) -> Result<Response, ApiError> {
     require_admin(&auth)?;
     let kid = blocking(&app, |app| {
         let grace = app.config.access_ttl + app.config.clock_tolerance + app.config.revocation_ttl;

@@ -65,6 +65,12 @@ impl<T: DeserializeOwned + Send> FromRequest<Arc<App>> for Json<T> {
     }
 }
 
+/// The body of endpoints that take no parameters: empty, or `{}` (unknown fields are
+/// refused like everywhere else).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoFields {}
+
 /// Who is calling: IP and User-Agent (for the session list), and the raw headers.
 pub struct Client {
     /// Client IP (the peer, or the first X-Forwarded-For hop when trusted).

@@ -2,7 +2,7 @@
 
 use super::cookies;
 use super::error::ApiError;
-use super::request::{access_token, authenticate, bearer, blocking, Auth, Client, Json};
+use super::request::{access_token, authenticate, bearer, blocking, Auth, Client, Json, NoFields};
 use crate::app::{normalize_email, App};
 use crate::passwords;
 use crate::sessions::{self, Issued, RefreshError};
@@ -217,7 +217,7 @@ pub async fn logout(State(app): State<Arc<App>>, client: Client, body: Json<Refr
 }
 
 /// `POST /api/logout-all`.
-pub async fn logout_all(State(app): State<Arc<App>>, auth: Auth, _body: Json<serde_json::Value>) -> Result<Response, ApiError> {
+pub async fn logout_all(State(app): State<Arc<App>>, auth: Auth, _body: Json<NoFields>) -> Result<Response, ApiError> {
     let user_id = auth.user.id.clone();
     let n = blocking(&app, move |app| sessions::revoke_user(app, &user_id, "logout_all")).await??;
     Ok(json_response(StatusCode::OK, json!({ "sessions_revoked": n }), &cookies::clear_all()))
