@@ -37,7 +37,14 @@ impl App {
     /// or creates the keys and secrets.
     pub fn open(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<App>, String> {
         config.validate()?;
-        let store = SqliteStore::open(&config.db).map_err(|e| format!("opening {}: {e}", config.db.display()))?;
+        let store = SqliteStore::open(&config.db).map_err(|e| match e {
+            StoreError::Unavailable(_) => format!(
+                "opening {}: {e}. The database file and its directory must be writable (SQLite keeps \
+                 -wal and -shm files beside it) and the disk must have free space",
+                config.db.display()
+            ),
+            e => format!("opening {}: {e}", config.db.display()),
+        })?;
         Self::with_store(config, clock, Arc::new(store))
     }
 

@@ -361,7 +361,7 @@ async fn hostile_input_in_every_field_of_every_endpoint_gets_a_json_4xx_never_a_
         let malformed = ["{", "nul", "[]", "\"s\"", "{\"a\":1,\"a\":2}", &deep, "\u{feff}{}", "{\"email\":\"\\ud800\"}"];
         for body in malformed {
             let r = call(&h, &ep, &path, Some(body.to_string()), json_ct, &[]).await;
-            t.check(&r, &format!("{name} malformed {}", short(&body, 20)));
+            t.check(&r, &format!("{name} malformed {}", short(body, 20)));
         }
         let valid = ep.body.clone().unwrap_or(json!({})).to_string();
         for ct in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/jsonp", "application/json-patch+json", "json", ""] {
@@ -407,7 +407,7 @@ async fn hostile_input_in_every_field_of_every_endpoint_gets_a_json_4xx_never_a_
         }
         for auth in ["Bearer ' OR 1=1 --", "Bearer ", "bearer x.y.z", &format!("Bearer {}", "A".repeat(20_000)), "Basic Jyc6Jyc="] {
             let r = h.req(ep.method.clone(), &path, ep.body.as_ref().map(|b| b.to_string()).as_deref(), &[("authorization", auth), ("content-type", "application/json")]).await;
-            t.check(&r, &format!("{name} authorization {}", short(&auth, 20)));
+            t.check(&r, &format!("{name} authorization {}", short(auth, 20)));
             if ep.who != Who::Nobody {
                 assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{name} {auth}");
             }
@@ -471,7 +471,8 @@ async fn csrf_attempts_on_every_cookie_authenticated_change_are_refused_and_chan
         let other_csrf = edgetoken_origin::tokens::csrf_token(&h.app.refresh_secret, "another-session");
         let body_text = body.as_ref().map(|b| b.to_string());
         let form = "email=evil%40example.com&password=x&sessions=true";
-        let attempts: Vec<(Vec<(&str, &str)>, Option<&str>)> = vec![
+        type Attempt<'a> = (Vec<(&'a str, &'a str)>, Option<&'a str>);
+        let attempts: Vec<Attempt> = vec![
             (vec![("cookie", &jar), ("content-type", "application/json")], body_text.as_deref()),
             (vec![("cookie", &jar), ("content-type", "application/json"), ("x-csrf-token", "forged")], body_text.as_deref()),
             (vec![("cookie", &jar), ("content-type", "application/json"), ("x-csrf-token", "")], body_text.as_deref()),

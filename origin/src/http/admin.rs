@@ -117,7 +117,7 @@ pub async fn create_user(State(app): State<Arc<App>>, auth: Auth, body: Json<Cre
     let user = blocking(&app, move |app| match app.create_user(&email, &pw, role) {
         Ok(u) => Ok(u),
         Err(StoreError::Conflict(_)) => Err(ApiError::new(StatusCode::CONFLICT, "email_taken", "a user with this e-mail exists")),
-        Err(e) => Err(ApiError::internal(e)),
+        Err(e) => Err(ApiError::from(e)),
     })
     .await??;
     let mut body = json!({ "id": user.id, "email": user.email, "role": user.role.as_str() });

@@ -52,9 +52,24 @@ impl ApiError {
     }
 }
 
+/// Seconds a client is asked to wait after `storage_unavailable`.
+pub const STORAGE_RETRY_AFTER: u64 = 5;
+
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
-        ApiError::internal(e)
+        match e {
+            crate::store::StoreError::Unavailable(detail) => {
+                eprintln!("edgetoken-origin: storage unavailable: {detail}");
+                let mut err = Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage_unavailable",
+                    "the session store cannot take changes right now (nothing was changed); retry later",
+                );
+                err.retry_after = Some(STORAGE_RETRY_AFTER);
+                err
+            }
+            e => ApiError::internal(e),
+        }
     }
 }
 

@@ -20,7 +20,10 @@ pub async fn jwks(State(app): State<Arc<App>>) -> Response {
 
 /// `GET /revocations`: the current signed filter, with ETag and a short Cache-Control.
 pub async fn revocations(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let artifact = blocking(&app, |app| app.revocations.current(app)).await?.map_err(|e| ApiError::internal(format!("{e:?}")))?;
+    let artifact = blocking(&app, |app| app.revocations.current(app)).await?.map_err(|e| match e {
+        crate::revocations::BuildError::Store(e) => ApiError::from(e),
+        e => ApiError::internal(format!("{e:?}")),
+    })?;
     let etag = HeaderValue::from_str(&artifact.etag).map_err(ApiError::internal)?;
     // Caches may keep it for at most the rebuild interval, so edges see a revocation within
     // a few seconds; they must never serve it past not_after, which max-age guarantees.

@@ -178,7 +178,7 @@ pub async fn refresh(State(app): State<Arc<App>>, client: Client, body: Json<Ref
     let result = blocking(&app, move |app| sessions::refresh(app, &token)).await?;
     let err = match result {
         Ok(issued) => return Ok(issued_response(&app, &issued, mode)),
-        Err(RefreshError::Store(e)) => return Err(ApiError::internal(e)),
+        Err(RefreshError::Store(e)) => return Err(e.into()),
         Err(RefreshError::Unknown) => ApiError::unauthorized("invalid_refresh_token", "unknown refresh token"),
         Err(RefreshError::Ended) => ApiError::unauthorized("session_ended", "the session has ended; log in again"),
         Err(RefreshError::Reuse) => ApiError::unauthorized(

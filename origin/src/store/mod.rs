@@ -15,7 +15,11 @@ use std::fmt;
 pub enum StoreError {
     /// A uniqueness constraint failed (e.g. the e-mail address is taken).
     Conflict(String),
-    /// Anything else: I/O, corruption, a busy database past the timeout.
+    /// The database cannot take the write now: disk full, read-only file or file system,
+    /// an I/O error, or still locked after the busy timeout. The transaction was rolled
+    /// back; retrying later may succeed (HTTP 503).
+    Unavailable(String),
+    /// Anything else: corruption, a bug (HTTP 500).
     Backend(String),
 }
 
@@ -23,6 +27,7 @@ impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StoreError::Conflict(m) => write!(f, "conflict: {m}"),
+            StoreError::Unavailable(m) => write!(f, "storage unavailable: {m}"),
             StoreError::Backend(m) => write!(f, "storage error: {m}"),
         }
     }

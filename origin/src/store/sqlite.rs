@@ -22,9 +22,15 @@ const REFRESH_COLS: &str = "id, session_id, token_hash, nonce, created_at, rotat
 const USER_COLS: &str = "id, email, password_hash, role, not_before, created_at";
 
 fn backend(e: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode::*;
     if let rusqlite::Error::SqliteFailure(f, msg) = &e {
-        if f.code == rusqlite::ErrorCode::ConstraintViolation {
-            return StoreError::Conflict(msg.clone().unwrap_or_else(|| e.to_string()));
+        match f.code {
+            ConstraintViolation => return StoreError::Conflict(msg.clone().unwrap_or_else(|| e.to_string())),
+            // The environment, not the data: SQLite rolled the transaction back.
+            DiskFull | ReadOnly | SystemIoFailure | CannotOpen | DatabaseBusy | DatabaseLocked => {
+                return StoreError::Unavailable(format!("{e} (extended code {})", f.extended_code));
+            }
+            _ => {}
         }
     }
     StoreError::Backend(e.to_string())
