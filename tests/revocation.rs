@@ -131,6 +131,30 @@ fn false_positive_rate_and_size_at_scale() {
     }
 }
 
+/// Small filters (a handful of entries, rounded up to 64 bits) keep to the target too:
+/// many salts, 1 to 8 entries, 20,000 non-members each.
+#[test]
+fn small_filters_keep_the_false_positive_target() {
+    let k = key(1);
+    let keys = jwks(&[(&k, "k1")]);
+    let target = 1.0 / 65536.0;
+    let mut rng = Rng(0xDEC0DE);
+    let (mut hits, mut queries) = (0u64, 0u64);
+    for n in [1usize, 2, 3, 5, 8] {
+        for _ in 0..40 {
+            let mut s = spec(1, T0);
+            s.jtis = (0..n).map(|i| format!("jti-{i}-{:x}", rng.next())).collect();
+            let list = RevocationList::verify(&s.build(&k, "k1", rng.salt()).unwrap(), &keys, ISS).unwrap();
+            for q in 0..500 {
+                queries += 2;
+                hits += u64::from(list.may_contain(Kind::Session, &format!("session-{q}")));
+                hits += u64::from(list.may_contain(Kind::Token, &format!("other-{q}")));
+            }
+        }
+    }
+    assert!((hits as f64) <= 1.5 * target * queries as f64 + 1.0, "{hits} false positives in {queries} queries");
+}
+
 #[test]
 fn verifier_rejects_revoked_sessions_tokens_users_and_global_cutoff() {
     let k = key(1);
