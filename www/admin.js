@@ -63,6 +63,11 @@ async function search() {
     }
     show($("sessions-status"), `${sessions.length} session(s)`);
   } catch (e) {
+    if (e instanceof ApiError && e.status === 401) {
+      // Our own session ended (revoked here or elsewhere): back to the sign-in form.
+      location.reload();
+      return;
+    }
     show($("sessions-status"), `Search failed: ${e.message}`, "error");
   }
 }
@@ -71,6 +76,7 @@ async function revoke(path, what) {
   try {
     await api("POST", path, {});
     await search();
+    if ($("console").classList.contains("hidden")) return;
     show($("sessions-status"), `Revoked ${what}. Edges refuse its tokens once they load the next filter.`, "ok");
     await refreshFilter();
   } catch (e) {
