@@ -145,6 +145,10 @@ impl Pool {
 /// The SQLite implementation of [`Store`].
 pub struct SqliteStore {
     pool: Pool,
+    // Writers of this process queue here, in order, instead of in SQLite's busy handler,
+    // which polls with sleeps of up to 100 ms and gave refreshes a p99 of ~200 ms at 16
+    // concurrent writers. Other processes on the same file still meet the busy timeout.
+    writer: Mutex<()>,
 }
 
 fn open_conn(path: &Path) -> rusqlite::Result<Connection> {
@@ -186,7 +190,7 @@ impl SqliteStore {
         for _ in 1..POOL_SIZE {
             conns.push(open_conn(path).map_err(backend)?);
         }
-        Ok(SqliteStore { pool: Pool { idle: Mutex::new(conns), available: Condvar::new() } })
+        Ok(SqliteStore { pool: Pool { idle: Mutex::new(conns), available: Condvar::new() }, writer: Mutex::new(()) })
     }
 
     /// The schema version in force.
@@ -195,6 +199,7 @@ impl SqliteStore {
     }
 
     fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>) -> StoreResult<T> {
+        let _writer = lock(&self.writer);
         let mut conn = self.pool.get();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
         let out = f(&tx).map_err(backend)?;
