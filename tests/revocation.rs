@@ -233,6 +233,7 @@ fn bad_artifacts_are_refused_and_the_previous_filter_kept() {
         ),
         ("truncated", truncated, ErrorCode::BadSignature),
         ("empty", Vec::new(), ErrorCode::RevocationsInvalid),
+        ("retired algorithm 1", { let mut b = good_next.clone(); b[5] = 1; b }, ErrorCode::RevocationsInvalid),
         ("not an artifact", b"hello world, this is not a filter at all, not even close........".repeat(2), ErrorCode::RevocationsInvalid),
     ];
     for (name, bytes, want) in cases {

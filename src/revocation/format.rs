@@ -2,7 +2,7 @@
 //!
 //! All integers are big-endian. Layout:
 //! ```text
-//! magic "ETRV" | version u8 = 1 | algorithm u8 = 1 (bloom-sha256)
+//! magic "ETRV" | version u8 = 1 | algorithm u8 = 2 (bloom, SHA-256 counter-mode positions)
 //! kid_len u8 | kid | issuer_len u16 | issuer
 //! sequence u64 | built_at u64 | not_after u64 | window u32 | entries u32
 //! hashes u8 | salt [16] | bits_len u32 | bits
@@ -22,8 +22,10 @@ use alloc::vec::Vec;
 pub const MAGIC: &[u8; 4] = b"ETRV";
 /// The only format version this crate reads and writes.
 pub const VERSION: u8 = 1;
-/// Algorithm 1: Bloom filter, SHA-256 double hashing, 16-byte salt.
-pub const ALG_BLOOM_SHA256: u8 = 1;
+/// Algorithm 2: Bloom filter, positions from SHA-256 in counter mode, 16-byte salt.
+/// (Algorithm 1, SHA-256 double hashing, was retired: its tiny filters missed the target.
+/// It is refused, never read with the new positions: a mismatch would fail open.)
+pub const ALG_BLOOM_SHA256: u8 = 2;
 /// Largest artifact accepted (a 1M-entry filter at 2^-16 is ~2.9 MB).
 pub const MAX_ARTIFACT_SIZE: usize = 16 * 1024 * 1024;
 /// Longest issuer accepted.
