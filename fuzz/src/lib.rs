@@ -41,8 +41,8 @@ pub const WYCHEPROOF_JWK: &str = r#"{"alg":"ES256","use":"sig","x":"04N0xi21hshy
 /// Separates header from payload in `verify_signed` inputs (never valid UTF-8).
 pub const SEPARATOR: u8 = 0xff;
 /// The fixed prefix of a revocation artifact signed by [`signing_key`] under kid `k1`:
-/// magic, version 1, algorithm 1, kid length 2, kid.
-pub const REVOCATION_PREFIX: &[u8] = b"ETRV\x01\x01\x02k1";
+/// magic, version 1, algorithm 2, kid length 2, kid.
+pub const REVOCATION_PREFIX: &[u8] = b"ETRV\x01\x02\x02k1";
 
 /// The harness signing key (fixed, deterministic; the same as the Rust test suite's).
 pub fn signing_key() -> SigningKey {
