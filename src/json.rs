@@ -22,11 +22,7 @@ pub(crate) struct Object<'a> {
 impl<'a> Object<'a> {
     /// Parses `text` as exactly one JSON object with unique member names at every depth.
     pub(crate) fn parse(text: &'a str) -> Result<Self, String> {
-        serde_json::from_str::<Object<'a>>(text).map_err(|e| {
-            let mut s = String::new();
-            let _ = fmt::write(&mut s, format_args!("{e}"));
-            s
-        })
+        serde_json::from_str::<Object<'a>>(text).map_err(|e| alloc::format!("{e}"))
     }
 
     /// The raw value of member `name`, if present (names compare after unescaping).
@@ -71,11 +67,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Object<'a> {
 fn reject_nested_duplicates(value: &RawValue) -> Result<(), String> {
     let text = value.get();
     if text.starts_with('{') || text.starts_with('[') || text.starts_with('"') {
-        serde_json::from_str::<NoDuplicates>(text).map_err(|e| {
-            let mut s = String::new();
-            let _ = fmt::write(&mut s, format_args!("{e}"));
-            s
-        })?;
+        serde_json::from_str::<NoDuplicates>(text).map_err(|e| alloc::format!("{e}"))?;
     }
     Ok(())
 }
