@@ -137,7 +137,7 @@ impl core::fmt::Debug for TableBuilder {
 }
 
 impl TableBuilder {
-    /// Starts a table for `point` with window `w` (2..=8).
+    /// Starts a table for `point` with window `w` (4..=8).
     pub fn new(point: &ProjectivePoint, w: u32) -> Self {
         assert!((4..=8).contains(&w), "window must be 4..=8");
         TableBuilder { w, base: *point, points: Vec::with_capacity(rows_for(w) << (w - 1)) }
