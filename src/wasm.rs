@@ -105,6 +105,12 @@ fn cache_limits(value: Option<JsValue>) -> Result<crate::cache::CacheLimits, JsE
     Ok(limits)
 }
 
+/// A JS number that is a whole, non-negative count of seconds no larger than 2^53 (the
+/// same range NumericDate claims are held to).
+fn whole_seconds(n: f64) -> Option<u64> {
+    (n.fract() == 0.0 && n >= 0.0 && n <= crate::json::MAX_SAFE_INTEGER as f64).then_some(n as u64)
+}
+
 fn now_or_clock(now: Option<f64>) -> Result<UnixTime, JsError> {
     let secs = match now {
         None => js_sys::Date::now() / 1000.0,
@@ -251,13 +257,13 @@ impl WasmVerifier {
         let iat = o
             .get("iat")
             .and_then(|v| v.as_f64())
-            .filter(|n| n.fract() == 0.0 && *n >= 0.0 && *n <= crate::json::MAX_SAFE_INTEGER as f64)
+            .and_then(whole_seconds)
             .ok_or_else(|| JsError::new("edgetoken: iat must be an integer NumericDate"))?;
         let ids = crate::revocation::TokenIds {
             sub: sub.as_deref(),
             sid: sid.as_deref(),
             jti: jti.as_deref(),
-            iat: iat as u64,
+            iat,
         };
         Ok(match self.inner.revocation_reason(&ids) {
             None => JsValue::NULL,
@@ -345,9 +351,9 @@ pub fn build_revocation_filter(options: JsValue) -> Result<js_sys::Uint8Array, J
     let seconds = |name: &str| -> Result<Option<u64>, JsValue> {
         match o.get(name) {
             None => Ok(None),
-            Some(v) => match v.as_f64() {
-                Some(n) if n.fract() == 0.0 && n >= 0.0 && n <= crate::json::MAX_SAFE_INTEGER as f64 => Ok(Some(n as u64)),
-                _ => Err(fail(alloc::format!("{name} must be a non-negative integer"))),
+            Some(v) => match v.as_f64().and_then(whole_seconds) {
+                Some(n) => Ok(Some(n)),
+                None => Err(fail(alloc::format!("{name} must be a non-negative integer"))),
             },
         }
     };
@@ -368,10 +374,9 @@ pub fn build_revocation_filter(options: JsValue) -> Result<js_sys::Uint8Array, J
         let map: alloc::collections::BTreeMap<String, f64> = serde_wasm_bindgen::from_value(users)
             .map_err(|_| fail("users must be an object { sub: notBefore }".into()))?;
         for (sub, nb) in map {
-            if nb.fract() != 0.0 || nb < 0.0 || nb > crate::json::MAX_SAFE_INTEGER as f64 {
-                return Err(fail(alloc::format!("users[{sub:?}] must be a non-negative integer")));
-            }
-            spec.users.push((sub, nb as u64));
+            let nb = whole_seconds(nb)
+                .ok_or_else(|| fail(alloc::format!("users[{sub:?}] must be a non-negative integer")))?;
+            spec.users.push((sub, nb));
         }
     }
     spec.global_not_before = seconds("notBefore")?;
