@@ -1,15 +1,13 @@
 //! Revocation filter: round trip, no false negatives, false-positive rate, refusals, and
 //! the verifier's revoked / revocations_stale behaviour.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
+mod common;
+
+use common::{AUD, ISS};
 use edgetoken::revocation::{FilterSpec, Kind, RevocationList};
 use edgetoken::{ErrorCode, KeySet, Policy, UnixTime, Verifier};
-use p256::ecdsa::signature::Signer;
-use p256::ecdsa::{Signature, SigningKey};
+use p256::ecdsa::SigningKey;
 
-const ISS: &str = "https://auth.example.com";
-const AUD: &str = "https://app.example.com";
 const T0: u64 = 1_800_000_000;
 
 fn key(seed: u8) -> SigningKey {
@@ -17,29 +15,17 @@ fn key(seed: u8) -> SigningKey {
 }
 
 fn jwks(keys: &[(&SigningKey, &str)]) -> KeySet {
-    let items: Vec<String> = keys
-        .iter()
-        .map(|(k, kid)| {
-            let p = k.verifying_key().to_sec1_point(false);
-            format!(
-                r#"{{"kty":"EC","crv":"P-256","kid":"{kid}","x":"{}","y":"{}"}}"#,
-                URL_SAFE_NO_PAD.encode(p.x().unwrap()),
-                URL_SAFE_NO_PAD.encode(p.y().unwrap())
-            )
-        })
-        .collect();
-    KeySet::from_jwks_json(&format!(r#"{{"keys":[{}]}}"#, items.join(","))).unwrap()
+    let with_kids: Vec<(&SigningKey, Option<&str>)> = keys.iter().map(|(k, kid)| (*k, Some(*kid))).collect();
+    common::key_set(&with_kids)
 }
 
 fn token(k: &SigningKey, kid: &str, sub: &str, sid: &str, jti: &str, iat: u64) -> String {
-    let h = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"ES256","typ":"at+jwt","kid":"{kid}"}}"#));
-    let p = URL_SAFE_NO_PAD.encode(format!(
+    let header = format!(r#"{{"alg":"ES256","typ":"at+jwt","kid":"{kid}"}}"#);
+    let payload = format!(
         r#"{{"iss":"{ISS}","aud":"{AUD}","sub":"{sub}","sid":"{sid}","jti":"{jti}","iat":{iat},"exp":{}}}"#,
         iat + 600
-    ));
-    let input = format!("{h}.{p}");
-    let sig: Signature = k.sign(input.as_bytes());
-    format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig.to_bytes()))
+    );
+    common::sign(&header, &payload, k)
 }
 
 fn spec(sequence: u64, built_at: u64) -> FilterSpec {
