@@ -12,7 +12,8 @@
 //   5. wasm size raw and gzip -9
 //   6. native Rust core verify (examples/bench_native.rs, release) vs node:crypto.verify
 // Environment: ROUNDS (default 15), QUICK=1 for a smoke run, NATIVE=0 / WORKERD=0 to skip.
-import { Verifier, buildRevocationFilter } from "edgetoken";
+import { Verifier } from "edgetoken";
+import { buildRevocationFilter } from "edgetoken/builder";
 import { SignJWT, exportJWK, generateKeyPair, importJWK, jwtVerify } from "jose";
 import crypto from "node:crypto";
 import { execFileSync, spawnSync } from "node:child_process";

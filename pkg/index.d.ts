@@ -78,7 +78,7 @@ export interface RevocationStatus {
   kid?: string;
 }
 
-/** An Error with a stable code (thrown by setRevocations and buildRevocationFilter). */
+/** An Error with a stable code (thrown by setRevocations, and by buildRevocationFilter from "edgetoken/builder"). */
 export interface EdgetokenError extends Error {
   code: ErrorCode;
 }
@@ -128,33 +128,6 @@ export class Verifier {
   /** Releases the wasm memory held by this verifier. */
   free(): void;
 }
-
-export interface BuildRevocationFilterOptions {
-  issuer: string;
-  /** A private EC P-256 JWK (with `d` and `kid`); the edge needs its public half in its JWKS. */
-  key: Jwk & { d: string; kid: string };
-  /** Monotonically increasing per issuer; edges refuse a lower one. */
-  sequence: number;
-  /** Seconds since the epoch; default: now. */
-  builtAt?: number;
-  /** Seconds the filter stays fresh after builtAt. */
-  ttl: number;
-  /** The window the entries cover (max token lifetime + tolerance). Default 930. */
-  window?: number;
-  /** Revoked session ids (`sid`) in the window. */
-  sids?: string[];
-  /** Revoked token ids (`jti`) in the window. */
-  jtis?: string[];
-  /** Per-user cut-offs: tokens of `sub` with `iat < notBefore` are revoked. */
-  users?: Record<string, number>;
-  /** Global cut-off: every token with `iat < notBefore` is revoked. */
-  notBefore?: number;
-  /** Target false-positive rate for sid/jti. Default 2^-16. */
-  falsePositiveRate?: number;
-}
-
-/** Builds a signed revocation filter (for Node origins). */
-export function buildRevocationFilter(options: BuildRevocationFilterOptions): Uint8Array;
 
 export interface RevocationSyncOptions {
   /** Default: the verifier's revocationUrl. */

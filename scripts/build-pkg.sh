@@ -20,26 +20,37 @@ if [ "$have" != "$want" ]; then
   cargo install wasm-bindgen-cli --version "=$want"
 fi
 
-cargo build --lib --release --target wasm32-unknown-unknown --no-default-features --features wasm
+# Two modules: the verifier edges load (`wasm`) and the filter builder origins load
+# (`wasm-builder`, with signing code), so edges never download what only origins use.
+# Names and producers sections are dropped: they are debugging aids, a fifth of the bytes.
 rm -rf pkg/gen
-wasm-bindgen --target web --out-dir pkg/gen --out-name edgetoken \
-  target/wasm32-unknown-unknown/release/edgetoken.wasm
+build_module() { # feature out-name
+  cargo build --lib --release --target wasm32-unknown-unknown --no-default-features --features "$1"
+  wasm-bindgen --target web --remove-name-section --remove-producers-section \
+    --out-dir pkg/gen --out-name "$2" target/wasm32-unknown-unknown/release/edgetoken.wasm
+  patch_module_check "pkg/gen/$2.js"
+}
 
 # Edge sandboxes (Next.js middleware, EdgeVM) hand us a WebAssembly.Module compiled in the
 # host realm, so the glue's `instanceof WebAssembly.Module` is false there and it would try
 # to compile the Module object as bytes. Compare the realm-independent toString tag instead.
-glue=pkg/gen/edgetoken.js
-before='!(module instanceof WebAssembly.Module)'
-after='Object.prototype.toString.call(module) !== "[object WebAssembly.Module]"'
-if [ "$(grep -cF "$before" "$glue")" != 1 ]; then
-  echo "build-pkg: wasm-bindgen glue changed; cannot patch the cross-realm Module check" >&2
-  exit 1
-fi
-sed -i "s/$(printf '%s' "$before" | sed 's/[][\\/.*^$]/\\&/g')/$(printf '%s' "$after" | sed 's/[\\/&]/\\&/g')/" "$glue"
-grep -qF "$after" "$glue"
+patch_module_check() { # glue.js
+  local glue=$1
+  local before='!(module instanceof WebAssembly.Module)'
+  local after='Object.prototype.toString.call(module) !== "[object WebAssembly.Module]"'
+  if [ "$(grep -cF "$before" "$glue")" != 1 ]; then
+    echo "build-pkg: wasm-bindgen glue changed; cannot patch the cross-realm Module check" >&2
+    exit 1
+  fi
+  sed -i "s/$(printf '%s' "$before" | sed 's/[][\\/.*^$]/\\&/g')/$(printf '%s' "$after" | sed 's/[\\/&]/\\&/g')/" "$glue"
+  grep -qF "$after" "$glue"
+}
+
+build_module wasm edgetoken
+build_module wasm-builder edgetoken_builder
 
 # No wasm-opt pass: Debian's binaryen (108) corrupts the externref table that current
 # wasm-bindgen emits (Node: "WebAssembly.Table.set(): Argument 1 is invalid").
-raw=$(wc -c < pkg/gen/edgetoken_bg.wasm)
-gz=$(gzip -9 -c pkg/gen/edgetoken_bg.wasm | wc -c)
-echo "pkg built: edgetoken_bg.wasm ${raw} bytes raw, ${gz} bytes gzip"
+for m in edgetoken edgetoken_builder; do
+  echo "pkg built: ${m}_bg.wasm $(wc -c < "pkg/gen/${m}_bg.wasm") bytes raw, $(gzip -9 -c "pkg/gen/${m}_bg.wasm" | wc -c) bytes gzip"
+done

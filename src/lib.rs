@@ -38,7 +38,7 @@ pub mod signature;
 mod time;
 pub mod token;
 mod verifier;
-#[cfg(feature = "wasm")]
+#[cfg(feature = "wasm-glue")]
 mod wasm;
 
 pub use claims::Claims;

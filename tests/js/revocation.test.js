@@ -4,7 +4,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { exportJWK, generateKeyPair } from "jose";
-import { Verifier, buildRevocationFilter, RevocationSync } from "edgetoken";
+import { Verifier, RevocationSync } from "edgetoken";
+import { buildRevocationFilter } from "edgetoken/builder";
 import { AUDIENCE, ISSUER, NOW, mint, standardClaims } from "./helpers.js";
 
 async function signer(kid) {

@@ -1,13 +1,13 @@
-//! The wasm-bindgen surface: converts between JS and Rust, no verification logic.
+//! `Verifier` for JS: options in, `{ ok, claims }` / `{ ok, code, message }` out.
 
+use super::{coded_error, config_error, now_or_clock, set, string_array, whole_seconds, OptionReader};
 use crate::error::ErrorCode;
 use crate::keys::KeySet;
 use crate::policy::Policy;
-use crate::revocation::{FilterSpec, RevocationStatus};
-use crate::time::UnixTime;
+use crate::revocation::RevocationStatus;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
-use js_sys::{Object, Reflect, JSON};
+use js_sys::{Object, JSON};
 use wasm_bindgen::prelude::*;
 
 /// The option names the constructor accepts; anything else (a typo) is refused.
@@ -16,48 +16,16 @@ const OPTION_NAMES: [&str; 13] = [
     "requiredClaims", "maxTokenSize", "revocation", "revocations", "revocationUrl", "cache",
 ];
 
-fn config_error(msg: impl core::fmt::Display) -> JsError {
-    JsError::new(&alloc::format!("edgetoken: invalid options: {msg}"))
-}
-
-/// Reads the options object field by field so every error names the option at fault.
-struct OptionReader<'a>(&'a Object);
-
 impl OptionReader<'_> {
-    fn get(&self, name: &str) -> Option<JsValue> {
-        let v = Reflect::get(self.0, &JsValue::from_str(name)).ok()?;
-        (!v.is_undefined()).then_some(v)
-    }
-
-    fn reject_unknown(&self) -> Result<(), JsError> {
-        self.reject_unknown_in(&OPTION_NAMES)
-    }
-
-    fn reject_unknown_in(&self, names: &[&str]) -> Result<(), JsError> {
-        for key in Object::keys(self.0).iter() {
-            let key = key.as_string().unwrap_or_default();
-            if !names.contains(&key.as_str()) {
-                return Err(config_error(alloc::format!("unknown option {key:?} (known: {})", names.join(", "))));
-            }
-        }
-        Ok(())
-    }
-
-    fn string(&self, name: &str) -> Result<Option<String>, JsError> {
-        self.get(name)
-            .map(|v| v.as_string().ok_or_else(|| config_error(alloc::format!("{name} must be a string"))))
-            .transpose()
-    }
-
     /// A string or an array of strings.
     fn strings(&self, name: &str) -> Result<Option<Vec<String>>, JsError> {
         let Some(v) = self.get(name) else { return Ok(None) };
         if let Some(s) = v.as_string() {
             return Ok(Some(alloc::vec![s]));
         }
-        serde_wasm_bindgen::from_value::<Vec<String>>(v)
+        string_array(&v)
             .map(Some)
-            .map_err(|_| config_error(alloc::format!("{name} must be a string or an array of strings")))
+            .ok_or_else(|| config_error(alloc::format!("{name} must be a string or an array of strings")))
     }
 
     fn integer(&self, name: &str, min: u32, max: u32) -> Result<Option<u32>, JsError> {
@@ -105,27 +73,6 @@ fn cache_limits(value: Option<JsValue>) -> Result<crate::cache::CacheLimits, JsE
     Ok(limits)
 }
 
-/// A JS number that is a whole, non-negative count of seconds no larger than 2^53 (the
-/// same range NumericDate claims are held to).
-fn whole_seconds(n: f64) -> Option<u64> {
-    (n.fract() == 0.0 && n >= 0.0 && n <= crate::json::MAX_SAFE_INTEGER as f64).then_some(n as u64)
-}
-
-fn now_or_clock(now: Option<f64>) -> Result<UnixTime, JsError> {
-    let secs = match now {
-        None => js_sys::Date::now() / 1000.0,
-        Some(n) if n.is_finite() && n >= 0.0 && n <= crate::json::MAX_SAFE_INTEGER as f64 => n,
-        Some(_) => return Err(JsError::new("edgetoken: now must be a finite number of seconds since the epoch")),
-    };
-    // Whole seconds: a fractional `now` is truncated, never rounded up into the future.
-    Ok(UnixTime::from_secs(secs as u64))
-}
-
-fn set(obj: &Object, key: &str, value: &JsValue) {
-    // Setting a property on a fresh plain object cannot fail.
-    let _ = Reflect::set(obj, &JsValue::from_str(key), value);
-}
-
 fn failure(code: ErrorCode, message: &str) -> JsValue {
     let obj = Object::new();
     set(&obj, "ok", &JsValue::FALSE);
@@ -133,6 +80,7 @@ fn failure(code: ErrorCode, message: &str) -> JsValue {
     set(&obj, "message", &JsValue::from_str(message));
     obj.into()
 }
+
 
 /// Verifies ES256 access tokens (JS: `new Verifier(options)`).
 #[wasm_bindgen(js_name = Verifier)]
@@ -150,7 +98,7 @@ impl WasmVerifier {
             return Err(config_error("expected an options object"));
         }
         let o = OptionReader(options.unchecked_ref());
-        o.reject_unknown()?;
+        o.reject_unknown_in(&OPTION_NAMES)?;
         let issuer = o.string("issuer")?.ok_or_else(|| config_error("issuer is required"))?;
         let audience = o.strings("audience")?.ok_or_else(|| config_error("audience is required"))?;
         let jwks = o.get("jwks").ok_or_else(|| config_error("jwks is required"))?;
@@ -296,13 +244,6 @@ fn bytes_of(value: &JsValue) -> Option<Vec<u8>> {
     value.dyn_ref::<js_sys::Uint8Array>().map(js_sys::Uint8Array::to_vec)
 }
 
-/// An `Error` carrying a stable `code` property users can switch on.
-fn coded_error(e: &crate::Error) -> JsValue {
-    let error = js_sys::Error::new(&alloc::format!("edgetoken: {e}"));
-    set(&error, "code", &JsValue::from_str(e.code().as_str()));
-    error.into()
-}
-
 fn status_object(status: Option<&RevocationStatus>, required: bool) -> JsValue {
     let obj = Object::new();
     set(&obj, "loaded", &JsValue::from_bool(status.is_some()));
@@ -324,67 +265,3 @@ fn status_object(status: Option<&RevocationStatus>, required: bool) -> JsValue {
     obj.into()
 }
 
-/// Builds a signed revocation filter for Node origins:
-/// `buildRevocationFilter({ issuer, key, sequence, builtAt, ttl, window?, sids?, jtis?,
-/// users?, notBefore?, falsePositiveRate? })` returns a `Uint8Array`. `key` is a private
-/// EC P-256 JWK with a `kid`. Throws an `Error` with a `code` on bad input.
-#[wasm_bindgen(js_name = buildRevocationFilter)]
-pub fn build_revocation_filter(options: JsValue) -> Result<js_sys::Uint8Array, JsValue> {
-    let fail = |msg: String| coded_error(&crate::Error::new(ErrorCode::InvalidConfig, msg));
-    if !options.is_object() {
-        return Err(fail("buildRevocationFilter expects an options object".into()));
-    }
-    let o = OptionReader(options.unchecked_ref());
-    let names = [
-        "issuer", "key", "sequence", "builtAt", "ttl", "window", "sids", "jtis", "users", "notBefore",
-        "falsePositiveRate",
-    ];
-    o.reject_unknown_in(&names).map_err(JsValue::from)?;
-    let issuer = o.string("issuer").map_err(JsValue::from)?.ok_or_else(|| fail("issuer is required".into()))?;
-    let key_value = o.get("key").ok_or_else(|| fail("key (a private EC P-256 JWK with kid) is required".into()))?;
-    let key_text = if let Some(s) = key_value.as_string() {
-        s
-    } else {
-        JSON::stringify(&key_value).ok().and_then(|s| s.as_string()).ok_or_else(|| fail("key must be a JWK".into()))?
-    };
-    let (key, kid) = crate::revocation::signing_key_from_jwk(&key_text).map_err(|e| coded_error(&e))?;
-    let seconds = |name: &str| -> Result<Option<u64>, JsValue> {
-        match o.get(name) {
-            None => Ok(None),
-            Some(v) => match v.as_f64().and_then(whole_seconds) {
-                Some(n) => Ok(Some(n)),
-                None => Err(fail(alloc::format!("{name} must be a non-negative integer"))),
-            },
-        }
-    };
-    let sequence = seconds("sequence")?.ok_or_else(|| fail("sequence is required".into()))?;
-    let built_at = seconds("builtAt")?.map_or_else(|| now_or_clock(None).map_err(JsValue::from), |s| Ok(UnixTime::from_secs(s)))?;
-    let ttl = seconds("ttl")?.ok_or_else(|| fail("ttl (seconds of freshness) is required".into()))?;
-    let window = seconds("window")?.unwrap_or(930);
-    let mut spec = FilterSpec::new(issuer, sequence, built_at, ttl, u32::try_from(window).map_err(|_| fail("window is too large".into()))?);
-    let list = |name: &str| -> Result<Vec<String>, JsValue> {
-        match o.get(name) {
-            None => Ok(Vec::new()),
-            Some(v) => serde_wasm_bindgen::from_value(v).map_err(|_| fail(alloc::format!("{name} must be an array of strings"))),
-        }
-    };
-    spec.sids = list("sids")?;
-    spec.jtis = list("jtis")?;
-    if let Some(users) = o.get("users") {
-        let map: alloc::collections::BTreeMap<String, f64> = serde_wasm_bindgen::from_value(users)
-            .map_err(|_| fail("users must be an object { sub: notBefore }".into()))?;
-        for (sub, nb) in map {
-            let nb = whole_seconds(nb)
-                .ok_or_else(|| fail(alloc::format!("users[{sub:?}] must be a non-negative integer")))?;
-            spec.users.push((sub, nb));
-        }
-    }
-    spec.global_not_before = seconds("notBefore")?;
-    if let Some(p) = o.get("falsePositiveRate") {
-        spec.false_positive_rate = p.as_f64().ok_or_else(|| fail("falsePositiveRate must be a number".into()))?;
-    }
-    let mut salt = [0u8; crate::revocation::SALT_LEN];
-    getrandom::fill(&mut salt).map_err(|_| fail("no secure random source for the salt".into()))?;
-    let bytes = spec.build(&key, &kid, salt).map_err(|e| coded_error(&e))?;
-    Ok(js_sys::Uint8Array::from(bytes.as_slice()))
-}
