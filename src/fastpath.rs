@@ -206,7 +206,7 @@ pub use lazy::LazyTable;
 #[cfg(feature = "std")]
 mod lazy {
     use super::{Table, TableBuilder, ROWS_PER_STEP};
-    use core::sync::atomic::{AtomicUsize, Ordering};
+    use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use p256::ProjectivePoint;
     use std::sync::{Mutex, OnceLock};
 
@@ -218,11 +218,13 @@ mod lazy {
     /// A table built lazily and incrementally, shared between threads: each
     /// [`LazyTable::get_or_step`] that finds it unfinished builds at most
     /// [`ROWS_PER_STEP`] rows (never waiting for another builder) and the caller uses the
-    /// slow path meanwhile.
+    /// slow path meanwhile. The very first call builds nothing, so a cold start (a fresh
+    /// isolate's first request) never pays for table rows.
     pub struct LazyTable {
         point: ProjectivePoint,
         w: u32,
         counted: bool,
+        requested: AtomicBool,
         ready: OnceLock<Table>,
         building: Mutex<Option<TableBuilder>>,
     }
@@ -236,7 +238,14 @@ mod lazy {
     impl LazyTable {
         /// A lazy table for `point` (nothing is computed yet).
         pub const fn new(point: ProjectivePoint, w: u32) -> Self {
-            LazyTable { point, w, counted: false, ready: OnceLock::new(), building: Mutex::new(None) }
+            LazyTable {
+                point,
+                w,
+                counted: false,
+                requested: AtomicBool::new(false),
+                ready: OnceLock::new(),
+                building: Mutex::new(None),
+            }
         }
 
         /// A lazy table for a key, or `None` if [`MAX_KEY_TABLES`] are already alive.
@@ -257,8 +266,12 @@ mod lazy {
         }
 
         /// The table if complete; otherwise builds up to `ROWS_PER_STEP` rows (if no
-        /// other thread is building) and returns the table only if that finished it.
+        /// other thread is building; nothing on the first call) and returns the table
+        /// only if that finished it.
         pub fn get_or_step(&self) -> Option<&Table> {
+            if !self.requested.swap(true, Ordering::AcqRel) {
+                return self.ready.get();
+            }
             self.get_or_step_rows(ROWS_PER_STEP)
         }
 
@@ -311,6 +324,23 @@ pub static GENERATOR_TABLE: LazyTable = LazyTable::new(ProjectivePoint::GENERATO
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "std")]
+    #[test]
+    fn lazy_table_builds_nothing_on_first_use_then_a_few_rows_per_call() {
+        let lazy = LazyTable::new(ProjectivePoint::GENERATOR.double(), 8);
+        // The first call builds nothing: had it built rows, the table would be complete
+        // one call earlier than the loop below allows.
+        assert!(lazy.get_or_step().is_none());
+        let rows = rows_for(8);
+        let calls = rows.div_ceil(ROWS_PER_STEP);
+        for _ in 1..calls {
+            assert!(lazy.get_or_step().is_none());
+        }
+        let built = lazy.get_or_step().expect("complete after rows / ROWS_PER_STEP more calls");
+        assert_eq!(built.points.len(), rows << 7);
+        assert!(lazy.is_ready());
+    }
 
     #[test]
     fn recode_round_trips() {
