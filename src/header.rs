@@ -45,7 +45,7 @@ pub fn check(
             .ok_or_else(|| err(ErrorCode::AlgNotAllowed, "header alg is not a string"))?,
     };
     // Exact, case-sensitive match: "none", "None", "NONE", "HS256"... are all refused here.
-    if !algorithms.iter().any(|a| *a == alg) {
+    if !algorithms.contains(&alg) {
         return Err(err(ErrorCode::AlgNotAllowed, alloc::format!("alg {alg:?} is not allowed")));
     }
 
