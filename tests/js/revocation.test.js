@@ -3,6 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
+import { readFileSync } from "node:fs";
 import { exportJWK, generateKeyPair } from "jose";
 import { Verifier, RevocationSync } from "edgetoken";
 import { buildRevocationFilter } from "edgetoken/builder";
@@ -208,4 +209,16 @@ test("RevocationSync over real HTTP with the global fetch", async () => {
   } finally {
     server.close();
   }
+});
+
+test("edges never load the builder: it is its own module, edgetoken/builder", async () => {
+  const edge = await import("edgetoken");
+  assert.equal(edge.buildRevocationFilter, undefined, "the main entry must not export the builder");
+  const exportsOf = (file) =>
+    WebAssembly.Module.exports(new WebAssembly.Module(readFileSync(new URL(`../../pkg/gen/${file}`, import.meta.url))))
+      .map((e) => e.name);
+  const verifierWasm = exportsOf("edgetoken_bg.wasm");
+  const builderWasm = exportsOf("edgetoken_builder_bg.wasm");
+  assert.ok(verifierWasm.includes("verifier_verify") && !verifierWasm.includes("buildRevocationFilter"));
+  assert.ok(builderWasm.includes("buildRevocationFilter") && !builderWasm.includes("verifier_verify"));
 });
