@@ -269,8 +269,11 @@ mod lazy {
         /// other thread is building; nothing on the first call) and returns the table
         /// only if that finished it.
         pub fn get_or_step(&self) -> Option<&Table> {
+            if let Some(t) = self.ready.get() {
+                return Some(t); // the hot path: no atomic write once the table exists
+            }
             if !self.requested.swap(true, Ordering::AcqRel) {
-                return self.ready.get();
+                return None;
             }
             self.get_or_step_rows(ROWS_PER_STEP)
         }

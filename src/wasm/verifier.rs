@@ -81,7 +81,6 @@ fn failure(code: ErrorCode, message: &str) -> JsValue {
     obj.into()
 }
 
-
 /// Verifies ES256 access tokens (JS: `new Verifier(options)`).
 #[wasm_bindgen(js_name = Verifier)]
 pub struct WasmVerifier {
@@ -159,8 +158,9 @@ impl WasmVerifier {
             Ok(claims) => {
                 // One crossing into JS for the whole result: the payload was parsed strictly
                 // (a single JSON object), so wrapping its text keeps it valid JSON.
-                let mut result = String::with_capacity(claims.json().len() + 22);
-                result.push_str("{\"ok\":true,\"claims\":");
+                const PREFIX: &str = "{\"ok\":true,\"claims\":";
+                let mut result = String::with_capacity(PREFIX.len() + claims.json().len() + 1);
+                result.push_str(PREFIX);
                 result.push_str(claims.json());
                 result.push('}');
                 JSON::parse(&result)
