@@ -93,7 +93,7 @@ fn check(st: &mut Stats, g: &Table, key: &Key, msg: &[u8], sig: &[u8; 64]) {
         return;
     };
     let reference = key.signing.verifying_key().verify(msg, &parsed).is_ok();
-    let fast = fastpath::verify_with_tables(&g, &key.table, msg, &parsed);
+    let fast = fastpath::verify_with_tables(g, &key.table, msg, &parsed);
     let public = verify_es256(&key.public, msg, sig).is_ok();
     assert_eq!(
         (fast, public),

@@ -8,7 +8,10 @@ mod harness;
 use std::fs;
 use std::path::PathBuf;
 
-const TARGETS: [(&str, fn(&[u8])); 5] = [
+/// A fuzz target: its corpus directory name and the harness function it runs.
+type Target = (&'static str, fn(&[u8]));
+
+const TARGETS: [Target; 5] = [
     ("verify_token", harness::verify_token),
     ("jwks_parse", harness::jwks_parse),
     ("revocation_parse", harness::revocation_parse),
