@@ -52,7 +52,7 @@ impl App {
     pub fn with_store(config: Config, clock: Arc<dyn Clock>, store: Arc<dyn Store>) -> Result<Arc<App>, String> {
         config.validate()?;
         let now = clock.now();
-        let keys = Keys::load(store.as_ref(), now, &config.issuer, &config.audience, config.access_ttl, config.clock_tolerance)
+        let keys = Keys::load(store.as_ref(), now, &config)
             .map_err(|e| format!("loading keys: {e}"))?;
         let refresh_secret = store
             .secret(REFRESH_SECRET, &mut || tokens::random_bytes::<32>().to_vec())

@@ -21,6 +21,17 @@ pub const REFRESH_GRACE: u64 = 10;
 pub const CLOCK_TOLERANCE: u64 = 30;
 /// Largest accepted request body.
 pub const MAX_BODY: usize = 16 * 1024;
+/// How often an edge should revalidate keys and filter (discovery `sync_interval`).
+pub const SYNC_INTERVAL: u64 = 2;
+/// Largest filter lifetime an edge should accept (discovery `revocation_max_ttl`).
+pub const REVOCATION_MAX_TTL: u64 = 3600;
+/// Pre-publication of a new signing key: one hour. Far above what an edge caches keys for
+/// (the JWKS `max-age` is the sync interval, 2 s), so an edge that could not reach the
+/// origin for up to an hour (backing off, redeploying) still learns a key before it signs
+/// anything; it equals the longest filter lifetime an edge accepts.
+pub const KEY_PREPUBLICATION: u64 = 3600;
+/// Scheduled key rotation: every 90 days.
+pub const KEY_ROTATION_INTERVAL: u64 = 90 * 24 * 3600;
 
 /// The origin's command line.
 #[derive(Debug, Parser)]
@@ -46,8 +57,23 @@ pub enum Command {
         #[arg(long, default_value = "user")]
         role: String,
     },
-    /// Generates a new signing key; the old one stays published until its tokens expired.
+    /// Publishes a next signing key; it starts signing after --key-prepublication seconds
+    /// (a pending next key is kept: the command then changes nothing).
     RotateKey,
+    /// Emergency: withdraws the compromised key from the JWKS at once, activates a fresh
+    /// key at once and sets the global not_before (kill switch). A running origin applies
+    /// it within --revocation-interval seconds.
+    EmergencyRotate {
+        /// The compromised key's kid (default: the active key).
+        #[arg(long, conflicts_with = "all")]
+        kid: Option<String>,
+        /// Withdraw every key (the database leaked: it holds them all).
+        #[arg(long)]
+        all: bool,
+        /// Also revoke every session (everyone signs in again).
+        #[arg(long)]
+        revoke_sessions: bool,
+    },
 }
 
 /// Settings, by flag or environment variable.
@@ -132,6 +158,19 @@ pub struct Config {
     /// Serve the npm package directory (the repo's `pkg/`) at `/pkg/`, for the pages.
     #[arg(long, env = "EDGETOKEN_PKG")]
     pub pkg: Option<PathBuf>,
+    /// How often edges should revalidate keys and filter, seconds (published in the
+    /// discovery document; the JWKS `max-age`).
+    #[arg(long, env = "EDGETOKEN_SYNC_INTERVAL", default_value_t = SYNC_INTERVAL)]
+    pub sync_interval: u64,
+    /// Largest filter lifetime (`not_after - built_at`) edges should accept, seconds.
+    #[arg(long, env = "EDGETOKEN_REVOCATION_MAX_TTL", default_value_t = REVOCATION_MAX_TTL)]
+    pub revocation_max_ttl: u64,
+    /// How long a new signing key is published before it signs anything, seconds.
+    #[arg(long, env = "EDGETOKEN_KEY_PREPUBLICATION", default_value_t = KEY_PREPUBLICATION)]
+    pub key_prepublication: u64,
+    /// Scheduled key rotation period, seconds; 0 turns the schedule off.
+    #[arg(long, env = "EDGETOKEN_KEY_ROTATION_INTERVAL", default_value_t = KEY_ROTATION_INTERVAL)]
+    pub key_rotation_interval: u64,
 }
 
 impl Config {
@@ -164,6 +203,10 @@ impl Config {
             demo: false,
             www: None,
             pkg: None,
+            sync_interval: SYNC_INTERVAL,
+            revocation_max_ttl: REVOCATION_MAX_TTL,
+            key_prepublication: KEY_PREPUBLICATION,
+            key_rotation_interval: KEY_ROTATION_INTERVAL,
         }
     }
 
@@ -192,6 +235,29 @@ impl Config {
         check(self.login_max_failures_account > 0 && self.login_max_failures_ip > 0, "login limits must be > 0")?;
         check(self.login_window > 0, "--login-window must be > 0")?;
         check((256..=1024 * 1024).contains(&self.max_body), "--max-body must be 256..=1048576 bytes")?;
+        self.validate_lifecycle()
+    }
+
+    // Key lifecycle and edge sync (issue 11).
+    fn validate_lifecycle(&self) -> Result<(), String> {
+        let check = |ok: bool, msg: &str| if ok { Ok(()) } else { Err(msg.to_string()) };
+        check((1..=3600).contains(&self.sync_interval), "--sync-interval must be 1..=3600 seconds")?;
+        check(
+            (1..=7 * 86_400).contains(&self.revocation_max_ttl),
+            "--revocation-max-ttl must be 1..=604800 seconds",
+        )?;
+        check(
+            self.revocation_ttl <= self.revocation_max_ttl,
+            "--revocation-ttl must not exceed --revocation-max-ttl (edges refuse longer-lived filters)",
+        )?;
+        check(
+            (self.sync_interval..=30 * 86_400).contains(&self.key_prepublication),
+            "--key-prepublication must be at least --sync-interval (edges cache the JWKS that long) and at most 30 days",
+        )?;
+        check(
+            self.key_rotation_interval == 0 || self.key_rotation_interval > self.key_prepublication,
+            "--key-rotation-interval must be 0 (off) or longer than --key-prepublication",
+        )?;
         Ok(())
     }
 }

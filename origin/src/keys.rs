@@ -1,11 +1,24 @@
-//! ES256 signing keys: generated on first start, persisted, published as a JWK Set, rotated.
+//! ES256 signing keys and their lifecycle: generated, pre-published, active, retired,
+//! withdrawn; persisted, published as a JWK Set, rotated on a schedule, by the CLI, by the
+//! API, and in an emergency.
 //!
-//! Rotation retires the active key but keeps publishing it until every token (and
-//! revocation filter) it signed has expired: `publish_until = now + access_ttl + clock
-//! tolerance + filter ttl`.
+//! States (`KeyState`):
+//! - *next*: in the JWKS for `--key-prepublication` seconds before it signs anything, so
+//!   every edge that revalidates its keys (every `sync_interval`) knows it first;
+//! - *active*: signs new tokens and filters (exactly one);
+//! - *retired*: replaced; published until every token and filter it signed has expired:
+//!   `publish_until = retired_at + access_ttl + clock_tolerance + revocation_ttl +
+//!   revocation_interval` (the last term: other nodes, and a running origin after a CLI
+//!   change, sign with it until their next reload);
+//! - *withdrawn*: compromised; never published again, never signs, private key wiped.
+//!
+//! Transitions are decided by the pure [`plan`] and applied by the store, each in one
+//! transaction; every node applies due transitions and reloads on its rebuild beat, so
+//! the schedule lives in the database and survives restarts.
 
-use crate::store::{Store, StoreError, StoredKey};
-use crate::tokens::{b64, random_bytes, sha256};
+use crate::config::Config;
+use crate::store::{EmergencyOutcome, EmergencyRotation, KeyState, Store, StoreError, StoredKey, WithdrawTarget};
+use crate::tokens::{b64, random_bytes, sha256, strong_etag};
 use edgetoken::{KeySet, Policy, Verifier};
 use p256::ecdsa::{SigningKey, VerifyingKey};
 use std::sync::{Arc, RwLock};
@@ -16,11 +29,74 @@ pub struct KeyRing {
     pub active: SigningKey,
     /// Its kid.
     pub active_kid: String,
-    /// `{"keys":[...]}` of every published key.
+    /// `{"keys":[...]}` of every published key (next, active, retired still published).
     pub jwks_json: String,
+    /// Strong ETag of `jwks_json`.
+    pub jwks_etag: String,
     /// A core verifier over the published keys (the origin authenticates its own tokens
-    /// with exactly what an edge runs).
+    /// with exactly what an edge runs; a next key is included because another node may
+    /// have promoted it before this one reloads).
     pub verifier: Verifier,
+}
+
+/// The lifecycle settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyPolicy {
+    /// How long a next key is published before it signs (seconds).
+    pub prepublication: u64,
+    /// Scheduled rotation period (seconds); 0 turns the schedule off.
+    pub rotation_interval: u64,
+    /// How long a retired key stays published after its retirement (seconds).
+    pub retire_grace: u64,
+}
+
+impl KeyPolicy {
+    /// The policy of `config`.
+    pub fn from_config(c: &Config) -> Self {
+        KeyPolicy {
+            prepublication: c.key_prepublication,
+            rotation_interval: c.key_rotation_interval,
+            retire_grace: c.access_ttl + c.clock_tolerance + c.revocation_ttl + c.revocation_interval,
+        }
+    }
+}
+
+/// A due lifecycle transition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// The next key's pre-publication is over: it becomes active, the active key retires.
+    Promote,
+    /// The schedule says rotate: publish a next key that activates at `activates_at`.
+    ScheduleNext {
+        /// When the new key starts signing.
+        activates_at: u64,
+    },
+}
+
+/// The transition due at `now` for the stored keys, if any (pure: the store applies it).
+///
+/// The schedule: a next key is published `prepublication` seconds before the active key
+/// has been active for `rotation_interval` seconds; if the origin was down at that moment,
+/// as soon as it runs again (the new key is still pre-published in full).
+pub fn plan(keys: &[StoredKey], now: u64, policy: &KeyPolicy) -> Option<Step> {
+    if let Some(next) = keys.iter().find(|k| k.state == KeyState::Next) {
+        return (next.activates_at <= now).then_some(Step::Promote);
+    }
+    let active = keys.iter().find(|k| k.state == KeyState::Active)?;
+    if policy.rotation_interval == 0 {
+        return None;
+    }
+    let publish_at = active.activates_at.saturating_add(policy.rotation_interval).saturating_sub(policy.prepublication);
+    (now >= publish_at).then(|| Step::ScheduleNext { activates_at: now.saturating_add(policy.prepublication) })
+}
+
+/// Whether `k` is in the JWKS at `now`.
+pub fn published(k: &StoredKey, now: u64) -> bool {
+    match k.state {
+        KeyState::Next | KeyState::Active => true,
+        KeyState::Retired => k.publish_until.is_some_and(|until| now < until),
+        KeyState::Withdrawn => false,
+    }
 }
 
 /// Generates a fresh P-256 key from OS randomness.
@@ -54,22 +130,70 @@ pub fn public_jwk(vk: &VerifyingKey, kid: &str) -> serde_json::Value {
     serde_json::json!({ "kty": "EC", "crv": "P-256", "x": x, "y": y, "kid": kid, "alg": "ES256", "use": "sig" })
 }
 
-/// Builds a stored key record for a new key.
-pub fn new_stored(now: u64) -> StoredKey {
+/// Builds a stored key record for a new key that starts signing at `activates_at`.
+pub fn new_stored(now: u64, activates_at: u64) -> StoredKey {
     let key = generate();
     StoredKey {
         kid: thumbprint(key.verifying_key()),
         private_key: key.to_bytes().to_vec(),
         created_at: now,
+        state: KeyState::Next,
+        activates_at,
         retired_at: None,
         publish_until: None,
+        withdrawn_at: None,
     }
 }
 
-/// The origin's key manager: reloads from the store, so keys rotated by another node or
-/// by the CLI are picked up.
+/// What a routine rotation request did.
+#[derive(Clone, Debug)]
+pub struct Rotation {
+    /// The next key (new, or the one already pending).
+    pub next: StoredKey,
+    /// False when a next key was already pending: the request changed nothing.
+    pub created: bool,
+}
+
+/// What an emergency rotation did.
+#[derive(Clone, Debug)]
+pub struct Emergency {
+    /// The fresh active key's kid.
+    pub kid: String,
+    /// The kids withdrawn.
+    pub withdrawn: Vec<String>,
+    /// The global `not_before` set (= now).
+    pub not_before: u64,
+    /// Sessions revoked (0 unless asked).
+    pub sessions_revoked: u64,
+}
+
+/// Why an emergency rotation was refused.
+#[derive(Debug)]
+pub enum EmergencyError {
+    /// No key with this kid is published or pending.
+    UnknownKid,
+    /// The store failed; nothing changed.
+    Store(StoreError),
+}
+
+impl From<StoreError> for EmergencyError {
+    fn from(e: StoreError) -> Self {
+        EmergencyError::Store(e)
+    }
+}
+
+/// The origin's key manager: applies due transitions and reloads from the store, so keys
+/// changed by another node or by the CLI are picked up.
 pub struct Keys {
     ring: RwLock<Arc<KeyRing>>,
+    policy: KeyPolicy,
+    verifier_policy: VerifierSpec,
+    revocation_window: u64,
+}
+
+/// What the origin's own verifier checks (issuer, audience, lifetime, tolerance).
+#[derive(Clone, Debug)]
+struct VerifierSpec {
     issuer: String,
     audience: String,
     access_ttl: u64,
@@ -81,17 +205,22 @@ fn bad_key(kid: &str) -> StoreError {
 }
 
 impl Keys {
-    /// Loads the keys, creating the first one if the store has none.
-    pub fn load(store: &dyn Store, now: u64, issuer: &str, audience: &str, access_ttl: u64, clock_tolerance: u64)
-        -> Result<Self, StoreError> {
-        let ring = build(&fetch(store, now)?, now, issuer, audience, access_ttl, clock_tolerance)?;
-        Ok(Keys {
-            ring: RwLock::new(Arc::new(ring)),
-            issuer: issuer.into(),
-            audience: audience.into(),
-            access_ttl,
-            clock_tolerance,
-        })
+    /// Loads the keys (creating the first one, applying due transitions).
+    pub fn load(store: &dyn Store, now: u64, config: &Config) -> Result<Self, StoreError> {
+        let policy = KeyPolicy::from_config(config);
+        let verifier_policy = VerifierSpec {
+            issuer: config.issuer.clone(),
+            audience: config.audience.clone(),
+            access_ttl: config.access_ttl,
+            clock_tolerance: config.clock_tolerance,
+        };
+        let ring = advance(store, now, &policy, &verifier_policy)?;
+        Ok(Keys { ring: RwLock::new(Arc::new(ring)), policy, verifier_policy, revocation_window: config.revocation_window() })
+    }
+
+    /// The lifecycle policy.
+    pub fn policy(&self) -> KeyPolicy {
+        self.policy
     }
 
     /// The keys in force.
@@ -99,44 +228,80 @@ impl Keys {
         self.ring.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// Re-reads the keys from the store (creating one if none is active).
-    pub fn reload(&self, store: &dyn Store, now: u64) -> Result<(), StoreError> {
-        let ring = build(&fetch(store, now)?, now, &self.issuer, &self.audience, self.access_ttl, self.clock_tolerance)?;
-        *self.ring.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(ring);
-        Ok(())
+    /// Applies the transitions due at `now` (promotion, scheduled rotation), then re-reads
+    /// the keys. Returns whether the active key changed (the filter must be re-signed).
+    pub fn reload(&self, store: &dyn Store, now: u64) -> Result<bool, StoreError> {
+        let ring = advance(store, now, &self.policy, &self.verifier_policy)?;
+        let mut slot = self.ring.write().unwrap_or_else(|p| p.into_inner());
+        let changed = slot.active_kid != ring.active_kid;
+        *slot = Arc::new(ring);
+        Ok(changed)
     }
 
-    /// Generates a new active key; the previous one stays published for `publish_grace`
-    /// seconds (at least the access-token lifetime plus tolerance).
-    pub fn rotate(&self, store: &dyn Store, now: u64, publish_grace: u64) -> Result<String, StoreError> {
-        let key = new_stored(now);
-        let kid = key.kid.clone();
-        store.rotate_in_key(&key, now + publish_grace.max(self.access_ttl + self.clock_tolerance))?;
+    /// A routine rotation: publishes a next key that starts signing after the
+    /// pre-publication. If a next key is already pending, it is returned unchanged
+    /// (`created: false`): a second request neither restarts nor shortens its
+    /// pre-publication, so repeated requests (two admins, a retried call) rotate once.
+    pub fn rotate(&self, store: &dyn Store, now: u64) -> Result<Rotation, StoreError> {
+        let (next, created) = store.add_next_key(&new_stored(now, now.saturating_add(self.policy.prepublication)))?;
         self.reload(store, now)?;
-        Ok(kid)
+        Ok(Rotation { next, created })
     }
-}
 
-/// Stored keys, creating an active one if none is.
-fn fetch(store: &dyn Store, now: u64) -> Result<Vec<StoredKey>, StoreError> {
-    let stored = store.signing_keys()?;
-    if stored.iter().any(|k| k.retired_at.is_none()) {
-        return Ok(stored);
-    }
-    store.rotate_in_key(&new_stored(now), now)?;
-    store.signing_keys()
-}
-
-fn build(stored: &[StoredKey], now: u64, issuer: &str, audience: &str, ttl: u64, tolerance: u64)
-    -> Result<KeyRing, StoreError> {
-    // Newest unretired key signs; published are it and retired keys still in their grace.
-    let active = stored.iter().find(|k| k.retired_at.is_none()).ok_or_else(|| bad_key("(none)"))?;
-    let active_key = SigningKey::from_slice(&active.private_key).map_err(|_| bad_key(&active.kid))?;
-    let mut jwks = Vec::new();
-    for k in stored {
-        if k.retired_at.is_some() && k.publish_until.is_some_and(|until| until <= now) {
-            continue;
+    /// The emergency procedure: withdraws `target` (and any pending next key) from the JWKS
+    /// at once, activates a fresh key at once, sets the global `not_before` to `now` and
+    /// optionally revokes every session, in one transaction; then reloads.
+    pub fn emergency(&self, store: &dyn Store, now: u64, target: WithdrawTarget, revoke_sessions: bool)
+        -> Result<Emergency, EmergencyError> {
+        let fresh = new_stored(now, now);
+        let rotation = EmergencyRotation {
+            fresh: &fresh,
+            withdraw: target,
+            now,
+            retired_publish_until: now.saturating_add(self.policy.retire_grace),
+            window: self.revocation_window,
+            revoke_sessions,
+        };
+        match store.emergency_rotate(&rotation)? {
+            EmergencyOutcome::UnknownKid => Err(EmergencyError::UnknownKid),
+            EmergencyOutcome::Rotated { withdrawn, sessions_revoked } => {
+                self.reload(store, now)?;
+                Ok(Emergency { kid: fresh.kid, withdrawn, not_before: now, sessions_revoked })
+            }
         }
+    }
+}
+
+/// Applies the due transitions and builds the ring from what is stored then.
+fn advance(store: &dyn Store, now: u64, policy: &KeyPolicy, spec: &VerifierSpec) -> Result<KeyRing, StoreError> {
+    let mut stored = store.signing_keys()?;
+    if !stored.iter().any(|k| k.state == KeyState::Active) {
+        store.ensure_active_key(&new_stored(now, now))?;
+        stored = store.signing_keys()?;
+    }
+    // At most two steps: a due promotion, then (if the schedule is already due for the
+    // new key, e.g. after a long outage) publishing its successor.
+    for _ in 0..2 {
+        match plan(&stored, now, policy) {
+            Some(Step::Promote) => {
+                store.promote_next_key(now, now.saturating_add(policy.retire_grace))?;
+            }
+            Some(Step::ScheduleNext { activates_at }) => {
+                store.add_next_key(&new_stored(now, activates_at))?;
+            }
+            None => break,
+        }
+        stored = store.signing_keys()?;
+    }
+    build(&stored, now, spec)
+}
+
+fn build(stored: &[StoredKey], now: u64, spec: &VerifierSpec) -> Result<KeyRing, StoreError> {
+    let active = stored.iter().find(|k| k.state == KeyState::Active).ok_or_else(|| bad_key("(none active)"))?;
+    let active_key = SigningKey::from_slice(&active.private_key).map_err(|_| bad_key(&active.kid))?;
+    // Newest first: the next key, the active key, then retired keys still published.
+    let mut jwks = Vec::new();
+    for k in stored.iter().filter(|k| published(k, now)) {
         let sk = SigningKey::from_slice(&k.private_key).map_err(|_| bad_key(&k.kid))?;
         jwks.push(public_jwk(sk.verifying_key(), &k.kid));
         if jwks.len() == edgetoken::keys::MAX_KEYS {
@@ -144,13 +309,20 @@ fn build(stored: &[StoredKey], now: u64, issuer: &str, audience: &str, ttl: u64,
         }
     }
     let jwks_json = serde_json::json!({ "keys": jwks }).to_string();
-    let verifier = verifier_for(&jwks_json, issuer, audience, ttl, tolerance)?;
-    Ok(KeyRing { active: active_key, active_kid: active.kid.clone(), jwks_json, verifier })
+    let verifier = verifier_for(&jwks_json, spec)?;
+    Ok(KeyRing {
+        active: active_key,
+        active_kid: active.kid.clone(),
+        jwks_etag: strong_etag("jwks", jwks_json.as_bytes()),
+        jwks_json,
+        verifier,
+    })
 }
 
-fn verifier_for(jwks: &str, issuer: &str, audience: &str, ttl: u64, tolerance: u64) -> Result<Verifier, StoreError> {
+fn verifier_for(jwks: &str, spec: &VerifierSpec) -> Result<Verifier, StoreError> {
     let set = KeySet::from_jwks_json(jwks).map_err(|e| StoreError::Backend(format!("JWKS refused by the core: {e:?}")))?;
-    let policy = Policy::new(issuer, [audience]).with_max_token_lifetime(ttl).with_clock_tolerance(tolerance);
+    let policy = Policy::new(&spec.issuer, [&spec.audience])
+        .with_max_token_lifetime(spec.access_ttl)
+        .with_clock_tolerance(spec.clock_tolerance);
     Verifier::new(policy, set).map_err(|e| StoreError::Backend(format!("verifier policy refused: {e:?}")))
 }
-

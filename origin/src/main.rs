@@ -4,7 +4,8 @@ use clap::Parser;
 use edgetoken_origin::app::{self, App};
 use edgetoken_origin::clock::SystemClock;
 use edgetoken_origin::config::{Cli, Command};
-use edgetoken_origin::store::Role;
+use edgetoken_origin::keys::EmergencyError;
+use edgetoken_origin::store::{Role, WithdrawTarget};
 use edgetoken_origin::{http, passwords};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -45,10 +46,24 @@ async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Some(Command::RotateKey) => {
-            let c = &app.config;
-            let grace = c.access_ttl + c.clock_tolerance + c.revocation_ttl;
-            let kid = app.keys.rotate(app.store.as_ref(), app.now(), grace).map_err(|e| e.to_string())?;
-            println!("new signing key {kid}; running origins pick it up within {} s", c.revocation_interval);
+            let r = app.keys.rotate(app.store.as_ref(), app.now()).map_err(|e| e.to_string())?;
+            let verb = if r.created { "published next signing key" } else { "a next signing key is already pending:" };
+            println!("{verb} {}; it starts signing at {} (unix time)", r.next.kid, r.next.activates_at);
+            Ok(())
+        }
+        Some(Command::EmergencyRotate { kid, all, revoke_sessions }) => {
+            let target = match (kid, all) {
+                (Some(kid), _) => WithdrawTarget::Kid(kid),
+                (None, true) => WithdrawTarget::All,
+                (None, false) => WithdrawTarget::Active,
+            };
+            let e = app.keys.emergency(app.store.as_ref(), app.now(), target, revoke_sessions).map_err(|e| match e {
+                EmergencyError::UnknownKid => "no published or pending key has this kid; nothing changed".to_string(),
+                EmergencyError::Store(e) => e.to_string(),
+            })?;
+            println!("withdrawn: {}", e.withdrawn.join(", "));
+            println!("new active signing key {}; global not_before {}; sessions revoked {}", e.kid, e.not_before, e.sessions_revoked);
+            println!("running origins apply it within {} s (--revocation-interval)", app.config.revocation_interval);
             Ok(())
         }
         None => serve(app).await,

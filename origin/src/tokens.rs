@@ -40,6 +40,11 @@ pub fn sha256(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
 
+/// A strong HTTP ETag naming exactly `bytes`: `"<prefix>-<first 128 bits of SHA-256, base64url>"`.
+pub fn strong_etag(prefix: &str, bytes: &[u8]) -> String {
+    format!("\"{prefix}-{}\"", b64(&sha256(bytes)[..16]))
+}
+
 /// Derives the refresh token of record `record_id` with `nonce`.
 pub fn refresh_token(secret: &[u8], record_id: &str, nonce: &[u8; 32]) -> String {
     // HMAC accepts keys of any length, so this cannot fail.

@@ -1,4 +1,4 @@
-//! Revocation filter, keys, restart and cleanup.
+//! Revocation filter, restart and cleanup (the key lifecycle is in keys.rs).
 
 mod common;
 
@@ -108,40 +108,6 @@ async fn restart_keeps_sessions_keys_and_the_filter_sequence() {
 }
 
 #[tokio::test]
-async fn key_rotation_keeps_the_old_key_published_until_its_tokens_expired() {
-    let h = Harness::start().await;
-    let admin_pw = h.user("root@example.com", Role::Admin);
-    let admin = h.login("root@example.com", &admin_pw).await;
-    let old_token = admin.s("access_token");
-    let r = h.post("/api/admin/keys/rotate", json!({}), Some(&old_token)).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    let new_kid = r.s("kid");
-    let jwks = h.get("/.well-known/jwks.json", None).await;
-    assert_eq!(jwks.body["keys"].as_array().unwrap().len(), 2);
-    // Old tokens still verify (origin and core); new tokens use the new kid.
-    assert_eq!(h.get("/api/sessions", Some(&old_token)).await.status, StatusCode::OK);
-    h.verifier().await.verify(&old_token, h.now()).unwrap();
-    let fresh = h.refresh(&admin.s("refresh_token")).await;
-    let header = fresh.s("access_token").split('.').next().unwrap().to_string();
-    let header: serde_json::Value = serde_json::from_slice(&base64_url(&header)).unwrap();
-    assert_eq!(header["kid"], new_kid.as_str());
-    assert_eq!(header["typ"], "at+jwt");
-    // After access ttl + tolerance + filter ttl the old key is gone.
-    h.clock.advance(900 + 30 + 60);
-    h.app.keys.reload(h.app.store.as_ref(), edgetoken_origin::clock::Clock::now(&*h.clock)).unwrap();
-    let jwks = h.get("/.well-known/jwks.json", None).await;
-    let keys = jwks.body["keys"].as_array().unwrap();
-    assert_eq!(keys.len(), 1);
-    assert_eq!(keys[0]["kid"], new_kid.as_str());
-    assert_eq!((keys[0]["alg"].as_str(), keys[0]["use"].as_str()), (Some("ES256"), Some("sig")));
-}
-
-fn base64_url(s: &str) -> Vec<u8> {
-    use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).unwrap()
-}
-
-#[tokio::test]
 async fn cleanup_deletes_dead_rows_in_bounded_batches() {
     let h = Harness::start_with(|c| c.cleanup_batch = 500).await;
     let pw = h.user(USER, Role::User);
@@ -214,6 +180,7 @@ async fn background_task_rebuilds_the_filter_shortly_after_a_revocation() {
     let h = Harness::start_with(|c| {
         c.revocation_interval = 3600; // only the debounced wake-up can explain a rebuild
         c.revocation_ttl = 7200;
+        c.revocation_max_ttl = 7200;
         c.revocation_debounce_ms = 50;
     })
     .await;

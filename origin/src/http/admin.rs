@@ -6,7 +6,8 @@ use super::user::{json_response, session_value};
 use crate::app::App;
 use crate::passwords;
 use crate::sessions;
-use crate::store::{Role, StoreError};
+use crate::keys;
+use crate::store::{KeyState, Role, StoreError, StoredKey, WithdrawTarget};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -143,13 +144,94 @@ pub async fn revoke_all(State(app): State<Arc<App>>, auth: Auth, Json(body): Jso
     Ok(json_response(StatusCode::OK, json!({ "not_before": not_before, "sessions_revoked": n }), &[]))
 }
 
-/// `POST /api/admin/keys/rotate`: a new signing key; the old one stays published.
+/// One key of `GET /api/admin/keys`.
+fn key_value(k: &StoredKey, now: u64) -> serde_json::Value {
+    json!({
+        "kid": k.kid,
+        "state": k.state.as_str(),
+        "published": keys::published(k, now),
+        "created_at": k.created_at,
+        "activates_at": k.activates_at,
+        "retired_at": k.retired_at,
+        "publish_until": k.publish_until,
+        "withdrawn_at": k.withdrawn_at,
+    })
+}
+
+/// `GET /api/admin/keys`: every stored key with its state, newest first, and when the
+/// schedule publishes the next key (`null` when off or a next key is pending).
+pub async fn list_keys(State(app): State<Arc<App>>, auth: Auth) -> Result<Response, ApiError> {
+    require_admin(&auth)?;
+    let (stored, now) = blocking(&app, |app| app.store.signing_keys().map(|k| (k, app.now()))).await??;
+    let policy = app.keys.policy();
+    let next_rotation_at = match stored.iter().any(|k| k.state == KeyState::Next) || policy.rotation_interval == 0 {
+        true => None,
+        false => stored
+            .iter()
+            .find(|k| k.state == KeyState::Active)
+            .map(|k| k.activates_at.saturating_add(policy.rotation_interval).saturating_sub(policy.prepublication)),
+    };
+    let items: Vec<_> = stored.iter().map(|k| key_value(k, now)).collect();
+    Ok(json_response(StatusCode::OK, json!({ "keys": items, "next_rotation_at": next_rotation_at }), &[]))
+}
+
+/// `POST /api/admin/keys/rotate`: publishes a next key, which signs after the
+/// pre-publication. With a next key already pending, returns it (`created: false`).
 pub async fn rotate_key(State(app): State<Arc<App>>, auth: Auth, _b: Json<NoFields>) -> Result<Response, ApiError> {
     require_admin(&auth)?;
-    let kid = blocking(&app, |app| {
-        let grace = app.config.access_ttl + app.config.clock_tolerance + app.config.revocation_ttl;
-        app.keys.rotate(app.store.as_ref(), app.now(), grace)
+    let r = blocking(&app, |app| app.keys.rotate(app.store.as_ref(), app.now())).await??;
+    let body = json!({ "kid": r.next.kid, "state": r.next.state.as_str(), "activates_at": r.next.activates_at, "created": r.created });
+    Ok(json_response(StatusCode::OK, body, &[]))
+}
+
+/// `POST /api/admin/keys/emergency-rotate` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmergencyBody {
+    /// The compromised key (default: the active key).
+    kid: Option<String>,
+    /// Withdraw every key (the database leaked).
+    #[serde(default)]
+    all: bool,
+    /// Also revoke every session.
+    #[serde(default)]
+    sessions: bool,
+}
+
+/// `POST /api/admin/keys/emergency-rotate`: withdraws the compromised key, activates a
+/// fresh one and sets the global `not_before`, then re-signs the filter at once.
+pub async fn emergency_rotate(State(app): State<Arc<App>>, auth: Auth, Json(body): Json<EmergencyBody>)
+    -> Result<Response, ApiError> {
+    require_admin(&auth)?;
+    let body = body.unwrap_or(EmergencyBody { kid: None, all: false, sessions: false });
+    let target = match (body.kid, body.all) {
+        (Some(_), true) => return Err(ApiError::bad_request("invalid_request", "give kid or all, not both")),
+        (Some(kid), false) if kid.is_empty() || kid.len() > 256 || kid.chars().any(char::is_control) => {
+            return Err(ApiError::bad_request("invalid_request", "kid must be a key id"));
+        }
+        (Some(kid), false) => WithdrawTarget::Kid(kid),
+        (None, true) => WithdrawTarget::All,
+        (None, false) => WithdrawTarget::Active,
+    };
+    let sessions = body.sessions;
+    let (e, sequence) = blocking(&app, move |app| -> Result<_, ApiError> {
+        let e = app.keys.emergency(app.store.as_ref(), app.now(), target, sessions).map_err(|e| match e {
+            keys::EmergencyError::UnknownKid => ApiError::not_found("no published or pending key has this kid"),
+            keys::EmergencyError::Store(e) => ApiError::from(e),
+        })?;
+        // The global not_before is committed and the signer changed: re-sign now, so the
+        // very next GET /revocations (and this response) name the new filter.
+        app.revocations.mark_dirty();
+        let sequence = app.revocations.current(app).ok().map(|a| a.sequence);
+        Ok((e, sequence))
     })
     .await??;
-    Ok(json_response(StatusCode::OK, json!({ "kid": kid }), &[]))
+    let body = json!({
+        "kid": e.kid,
+        "withdrawn": e.withdrawn,
+        "not_before": e.not_before,
+        "sessions_revoked": e.sessions_revoked,
+        "filter_sequence": sequence,
+    });
+    Ok(json_response(StatusCode::OK, body, &[]))
 }

@@ -240,19 +240,104 @@ pub struct RevocationSet {
     pub global_not_before: Option<u64>,
 }
 
+/// Where a signing key is in its lifecycle (see `crate::keys`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyState {
+    /// Pre-published: in the JWKS, signs nothing until `activates_at`.
+    Next,
+    /// Signs new tokens and filters. At most one key is active.
+    Active,
+    /// Replaced; published until `publish_until` (its tokens and filters expired).
+    Retired,
+    /// Compromised: never published again, never signs; its private key is wiped.
+    Withdrawn,
+}
+
+impl KeyState {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyState::Next => "next",
+            KeyState::Active => "active",
+            KeyState::Retired => "retired",
+            KeyState::Withdrawn => "withdrawn",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<KeyState> {
+        match s {
+            "next" => Some(KeyState::Next),
+            "active" => Some(KeyState::Active),
+            "retired" => Some(KeyState::Retired),
+            "withdrawn" => Some(KeyState::Withdrawn),
+            _ => None,
+        }
+    }
+}
+
 /// A stored ES256 signing key.
 #[derive(Clone, Debug)]
 pub struct StoredKey {
     /// Key id (RFC 7638 thumbprint).
     pub kid: String,
-    /// The 32-byte private scalar. Stored unencrypted: see docs/http-api.md, "Keys".
+    /// The 32-byte private scalar; empty once withdrawn. Stored unencrypted: see
+    /// docs/http-api.md, "Keys".
     pub private_key: Vec<u8>,
-    /// Creation time.
+    /// Creation (and first publication) time.
     pub created_at: u64,
+    /// Lifecycle state.
+    pub state: KeyState,
+    /// When it starts (or started) signing.
+    pub activates_at: u64,
     /// Set when a newer key took over; the key stays published until `publish_until`.
     pub retired_at: Option<u64>,
-    /// After this instant the key is no longer published (and may be deleted).
+    /// After this instant a retired key is no longer published (and may be deleted).
     pub publish_until: Option<u64>,
+    /// Set when the key was withdrawn as compromised.
+    pub withdrawn_at: Option<u64>,
+}
+
+/// Which keys an emergency rotation withdraws.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WithdrawTarget {
+    /// The active key (the default).
+    Active,
+    /// The key with this kid (next, active or retired).
+    Kid(String),
+    /// Every key not yet withdrawn (a leaked database holds them all).
+    All,
+}
+
+/// An emergency rotation, applied in one transaction by [`Store::emergency_rotate`].
+#[derive(Clone, Debug)]
+pub struct EmergencyRotation<'a> {
+    /// The fresh key; becomes active at once.
+    pub fresh: &'a StoredKey,
+    /// What to withdraw. A pending next key is always withdrawn too.
+    pub withdraw: WithdrawTarget,
+    /// Now: withdrawal, activation and global `not_before` time.
+    pub now: u64,
+    /// `publish_until` of the active key if it is not withdrawn (it is retired).
+    pub retired_publish_until: u64,
+    /// The revocation window (the global `not_before` record lives this long).
+    pub window: u64,
+    /// Also revoke every active session.
+    pub revoke_sessions: bool,
+}
+
+/// What an emergency rotation did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EmergencyOutcome {
+    /// Done.
+    Rotated {
+        /// Kids withdrawn.
+        withdrawn: Vec<String>,
+        /// Sessions revoked (0 without `revoke_sessions`).
+        sessions_revoked: u64,
+    },
+    /// No key with the requested kid that is not withdrawn yet; nothing changed.
+    UnknownKid,
 }
 
 /// Cut-offs for one cleanup pass.
@@ -351,11 +436,20 @@ pub trait Store: Send + Sync + 'static {
     fn next_counter(&self, name: &str) -> StoreResult<u64>;
 
     // --- keys and secrets
-    /// All stored signing keys, newest first.
+    /// All stored signing keys (every state), newest first.
     fn signing_keys(&self) -> StoreResult<Vec<StoredKey>>;
-    /// Inserts `key` and retires every other unretired key, publishing it until
-    /// `publish_until`.
-    fn rotate_in_key(&self, key: &StoredKey, publish_until: u64) -> StoreResult<()>;
+    /// Inserts `key` as the active key unless a key is active already (first start, or
+    /// concurrent first starts of several nodes). Returns whether it was inserted.
+    fn ensure_active_key(&self, key: &StoredKey) -> StoreResult<bool>;
+    /// Inserts `key` in state *next* (its `activates_at` set by the caller) unless a next
+    /// key exists; returns the next key in force and whether it is the one inserted.
+    fn add_next_key(&self, key: &StoredKey) -> StoreResult<(StoredKey, bool)>;
+    /// If the next key is due (`activates_at <= now`): retires the active key (published
+    /// until `retired_publish_until`) and activates the next one. Returns its kid.
+    fn promote_next_key(&self, now: u64, retired_publish_until: u64) -> StoreResult<Option<String>>;
+    /// Withdraws the compromised key(s) (and any next key), activates `fresh`, records
+    /// the global `not_before` and optionally revokes every session: one transaction.
+    fn emergency_rotate(&self, rotation: &EmergencyRotation<'_>) -> StoreResult<EmergencyOutcome>;
     /// The named secret, created with `generate` on first use (atomic across callers).
     fn secret(&self, name: &str, generate: &mut dyn FnMut() -> Vec<u8>) -> StoreResult<Vec<u8>>;
 

@@ -10,8 +10,14 @@ use std::path::Path;
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
-/// Migrations, applied in order; `schema_version` records the highest applied.
-const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("../../migrations/sqlite/0001_init.sql"))];
+/// Migrations, applied in list order; `schema_version` records each one applied. A version
+/// missing from the table is applied even if a higher one is there (branches that added
+/// migrations in parallel, e.g. 2 and 3, merge in either order), so migrations must stay
+/// independent of each other's tables.
+const MIGRATIONS: &[(u32, &str)] = &[
+    (1, include_str!("../../migrations/sqlite/0001_init.sql")),
+    (3, include_str!("../../migrations/sqlite/0003_key_lifecycle.sql")),
+];
 
 /// Connections in the pool: enough for concurrent readers in WAL mode; SQLite has one writer anyway.
 const POOL_SIZE: usize = 4;
@@ -167,15 +173,14 @@ fn open_conn(path: &Path) -> rusqlite::Result<Connection> {
 fn migrate(conn: &mut Connection) -> rusqlite::Result<u32> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")?;
-    let current: u32 = tx.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_version", [], |r| r.get(0))?;
-    let mut version = current;
     for (v, sql) in MIGRATIONS {
-        if *v > current {
+        let applied: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM schema_version WHERE version = ?1)", [v], |r| r.get(0))?;
+        if !applied {
             tx.execute_batch(sql)?;
             tx.execute("INSERT INTO schema_version (version) VALUES (?1)", [v])?;
-            version = *v;
         }
     }
+    let version: u32 = tx.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_version", [], |r| r.get(0))?;
     tx.commit()?;
     Ok(version)
 }
@@ -211,6 +216,51 @@ impl SqliteStore {
         let conn = self.pool.get();
         f(&conn).map_err(backend)
     }
+}
+
+const KEY_COLS: &str = "kid, private_key, created_at, state, activates_at, retired_at, publish_until, withdrawn_at";
+
+fn key_from(row: &Row<'_>) -> rusqlite::Result<StoredKey> {
+    let state: String = row.get(3)?;
+    let created_at = from_sql(row.get(2)?);
+    Ok(StoredKey {
+        kid: row.get(0)?,
+        private_key: row.get(1)?,
+        created_at,
+        // The CHECK constraint allows only the four names; an unknown one is withdrawn
+        // (never published, never signs): fail closed.
+        state: KeyState::parse(&state).unwrap_or(KeyState::Withdrawn),
+        activates_at: row.get::<_, Option<i64>>(4)?.map_or(created_at, from_sql),
+        retired_at: row.get::<_, Option<i64>>(5)?.map(from_sql),
+        publish_until: row.get::<_, Option<i64>>(6)?.map(from_sql),
+        withdrawn_at: row.get::<_, Option<i64>>(7)?.map(from_sql),
+    })
+}
+
+fn insert_key(tx: &Transaction<'_>, k: &StoredKey, state: KeyState) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO signing_keys (kid, private_key, created_at, state, activates_at, retired_at, publish_until, withdrawn_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, NULL, NULL, NULL)",
+        params![k.kid, k.private_key, to_sql(k.created_at), state.as_str(), to_sql(k.activates_at)],
+    )?;
+    Ok(())
+}
+
+fn retire_active(tx: &Transaction<'_>, now: u64, publish_until: u64) -> rusqlite::Result<()> {
+    tx.execute(
+        "UPDATE signing_keys SET state = 'retired', retired_at = ?1, publish_until = ?2 WHERE state = 'active'",
+        params![to_sql(now), to_sql(publish_until)],
+    )?;
+    Ok(())
+}
+
+fn revoke_all_sessions_tx(tx: &Transaction<'_>, now: u64, reason: &str) -> rusqlite::Result<u64> {
+    tx.execute(
+        "UPDATE sessions SET revoked_at = ?1, revoked_reason = ?2, ends_at = MIN(ends_at, ?1) \
+         WHERE revoked_at IS NULL AND ends_at > ?1",
+        params![to_sql(now), reason],
+    )
+    .map(|n| n as u64)
 }
 
 fn insert_session(tx: &Transaction<'_>, s: &Session) -> rusqlite::Result<()> {
@@ -501,14 +551,7 @@ impl Store for SqliteStore {
     }
 
     fn revoke_all_sessions(&self, now: u64, reason: &str) -> StoreResult<u64> {
-        self.write(|tx| {
-            tx.execute(
-                "UPDATE sessions SET revoked_at = ?1, revoked_reason = ?2, ends_at = MIN(ends_at, ?1) \
-                 WHERE revoked_at IS NULL AND ends_at > ?1",
-                params![to_sql(now), reason],
-            )
-            .map(|n| n as u64)
-        })
+        self.write(|tx| revoke_all_sessions_tx(tx, now, reason))
     }
 
     fn global_not_before(&self, now: u64) -> StoreResult<Option<u64>> {
@@ -536,33 +579,91 @@ impl Store for SqliteStore {
 
     fn signing_keys(&self) -> StoreResult<Vec<StoredKey>> {
         self.read(|c| {
-            let mut stmt = c.prepare(
-                "SELECT kid, private_key, created_at, retired_at, publish_until FROM signing_keys ORDER BY created_at DESC, rowid DESC",
-            )?;
-            let rows = stmt.query_map([], |r| {
-                Ok(StoredKey {
-                    kid: r.get(0)?,
-                    private_key: r.get(1)?,
-                    created_at: from_sql(r.get(2)?),
-                    retired_at: r.get::<_, Option<i64>>(3)?.map(from_sql),
-                    publish_until: r.get::<_, Option<i64>>(4)?.map(from_sql),
-                })
-            })?;
+            let mut stmt = c.prepare(&format!("SELECT {KEY_COLS} FROM signing_keys ORDER BY created_at DESC, rowid DESC"))?;
+            let rows = stmt.query_map([], key_from)?;
             rows.collect()
         })
     }
 
-    fn rotate_in_key(&self, key: &StoredKey, publish_until: u64) -> StoreResult<()> {
+    fn ensure_active_key(&self, key: &StoredKey) -> StoreResult<bool> {
         self.write(|tx| {
-            tx.execute(
-                "UPDATE signing_keys SET retired_at = ?1, publish_until = ?2 WHERE retired_at IS NULL",
-                params![to_sql(key.created_at), to_sql(publish_until)],
-            )?;
-            tx.execute(
-                "INSERT INTO signing_keys (kid, private_key, created_at, retired_at, publish_until) VALUES (?1, ?2, ?3, NULL, NULL)",
-                params![key.kid, key.private_key, to_sql(key.created_at)],
-            )?;
-            Ok(())
+            let exists: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM signing_keys WHERE state = 'active')", [], |r| r.get(0))?;
+            if exists {
+                return Ok(false);
+            }
+            insert_key(tx, key, KeyState::Active)?;
+            Ok(true)
+        })
+    }
+
+    fn add_next_key(&self, key: &StoredKey) -> StoreResult<(StoredKey, bool)> {
+        self.write(|tx| {
+            let pending = tx
+                .query_row(&format!("SELECT {KEY_COLS} FROM signing_keys WHERE state = 'next'"), [], key_from)
+                .optional()?;
+            if let Some(existing) = pending {
+                return Ok((existing, false));
+            }
+            insert_key(tx, key, KeyState::Next)?;
+            Ok((StoredKey { state: KeyState::Next, ..key.clone() }, true))
+        })
+    }
+
+    fn promote_next_key(&self, now: u64, retired_publish_until: u64) -> StoreResult<Option<String>> {
+        self.write(|tx| {
+            let due: Option<String> = tx
+                .query_row(
+                    "SELECT kid FROM signing_keys WHERE state = 'next' AND activates_at <= ?1",
+                    [to_sql(now)],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(kid) = due else { return Ok(None) };
+            retire_active(tx, now, retired_publish_until)?;
+            tx.execute("UPDATE signing_keys SET state = 'active' WHERE kid = ?1", [&kid])?;
+            Ok(Some(kid))
+        })
+    }
+
+    fn emergency_rotate(&self, r: &EmergencyRotation<'_>) -> StoreResult<EmergencyOutcome> {
+        self.write(|tx| {
+            // The targets, plus a pending next key: it was stored beside the compromised
+            // one and the fresh key replaces it.
+            let (filter, kid) = match &r.withdraw {
+                WithdrawTarget::Active => ("state IN ('active', 'next')", ""),
+                WithdrawTarget::Kid(kid) => ("(kid = ?1 OR state = 'next') AND state <> 'withdrawn'", kid.as_str()),
+                WithdrawTarget::All => ("state <> 'withdrawn'", ""),
+            };
+            if let WithdrawTarget::Kid(kid) = &r.withdraw {
+                let known: bool = tx.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM signing_keys WHERE kid = ?1 AND state <> 'withdrawn')",
+                    [kid],
+                    |row| row.get(0),
+                )?;
+                if !known {
+                    return Ok(EmergencyOutcome::UnknownKid);
+                }
+            }
+            let withdrawn: Vec<String> = {
+                let sql = format!("SELECT kid FROM signing_keys WHERE {filter} ORDER BY created_at DESC, rowid DESC");
+                let mut stmt = tx.prepare(&sql)?;
+                let args: &[&str] = if kid.is_empty() { &[] } else { &[kid] };
+                let rows = stmt.query_map(rusqlite::params_from_iter(args), |row| row.get(0))?;
+                rows.collect::<rusqlite::Result<_>>()?
+            };
+            for k in &withdrawn {
+                // The private key is wiped: a withdrawn key can never sign again.
+                tx.execute(
+                    "UPDATE signing_keys SET state = 'withdrawn', withdrawn_at = ?2, private_key = x'' WHERE kid = ?1",
+                    params![k, to_sql(r.now)],
+                )?;
+            }
+            // A surviving active key (another kid was named) is retired as in a routine rotation.
+            retire_active(tx, r.now, r.retired_publish_until)?;
+            insert_key(tx, r.fresh, KeyState::Active)?;
+            add_revocation_tx(tx, RevocationKind::GlobalNotBefore, "", r.now, r.window)?;
+            let sessions_revoked = if r.revoke_sessions { revoke_all_sessions_tx(tx, r.now, "key_compromise")? } else { 0 };
+            Ok(EmergencyOutcome::Rotated { withdrawn, sessions_revoked })
         })
     }
 
@@ -612,7 +713,7 @@ impl Store for SqliteStore {
         })?;
         let keys = self.write(|tx| {
             tx.execute(
-                "DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND publish_until < ?1",
+                "DELETE FROM signing_keys WHERE state = 'retired' AND publish_until < ?1",
                 params![to_sql(c.keys_unpublished_at)],
             )
         })?;
