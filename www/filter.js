@@ -15,7 +15,7 @@ export async function originVerifier() {
         issuer: config.issuer,
         audience: config.audience,
         jwks,
-        revocationUrl: config.revocation_uri,
+        revocationUrl: config.revocations_uri,
       }),
     };
   })().catch((e) => {
@@ -28,7 +28,7 @@ export async function originVerifier() {
 /** Fetches the current filter and returns its status as verified by pkg. */
 export async function loadFilterStatus() {
   const { verifier, config } = await originVerifier();
-  const res = await fetch(config.revocation_uri, { cache: "no-store" });
+  const res = await fetch(config.revocations_uri, { cache: "no-store" });
   if (!res.ok) throw new Error(`GET /revocations: HTTP ${res.status}`);
   return verifier.setRevocations(new Uint8Array(await res.arrayBuffer()));
 }

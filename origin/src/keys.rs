@@ -326,3 +326,55 @@ fn verifier_for(jwks: &str, spec: &VerifierSpec) -> Result<Verifier, StoreError>
         .with_clock_tolerance(spec.clock_tolerance);
     Verifier::new(policy, set).map_err(|e| StoreError::Backend(format!("verifier policy refused: {e:?}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POLICY: KeyPolicy = KeyPolicy { prepublication: 3600, rotation_interval: 10_000, retire_grace: 995 };
+
+    fn key(state: KeyState, activates_at: u64) -> StoredKey {
+        StoredKey {
+            kid: format!("{state:?}"),
+            private_key: Vec::new(),
+            created_at: 0,
+            state,
+            activates_at,
+            retired_at: None,
+            publish_until: None,
+            withdrawn_at: None,
+        }
+    }
+
+    #[test]
+    fn a_next_key_is_promoted_exactly_when_its_prepublication_ends() {
+        let keys = [key(KeyState::Next, 5000), key(KeyState::Active, 0)];
+        assert_eq!(plan(&keys, 4999, &POLICY), None);
+        assert_eq!(plan(&keys, 5000, &POLICY), Some(Step::Promote));
+        assert_eq!(plan(&keys, 99_999, &POLICY), Some(Step::Promote));
+    }
+
+    #[test]
+    fn the_schedule_prepublishes_before_the_active_key_reaches_the_interval() {
+        let keys = [key(KeyState::Active, 1000), key(KeyState::Retired, 0), key(KeyState::Withdrawn, 0)];
+        // Published `prepublication` before activates_at + interval.
+        assert_eq!(plan(&keys, 1000 + 10_000 - 3601, &POLICY), None);
+        assert_eq!(plan(&keys, 1000 + 10_000 - 3600, &POLICY), Some(Step::ScheduleNext { activates_at: 1000 + 10_000 }));
+        // After an outage the new key is still pre-published in full.
+        assert_eq!(plan(&keys, 50_000, &POLICY), Some(Step::ScheduleNext { activates_at: 53_600 }));
+        // A pending next key is not doubled; an interval of 0 turns the schedule off.
+        let pending = [key(KeyState::Next, 60_000), key(KeyState::Active, 1000)];
+        assert_eq!(plan(&pending, 50_000, &POLICY), None);
+        assert_eq!(plan(&keys, 50_000, &KeyPolicy { rotation_interval: 0, ..POLICY }), None);
+    }
+
+    #[test]
+    fn publication_by_state() {
+        let mut retired = key(KeyState::Retired, 0);
+        retired.publish_until = Some(100);
+        assert!(published(&retired, 99) && !published(&retired, 100));
+        assert!(published(&key(KeyState::Next, 5), 0) && published(&key(KeyState::Active, 0), 0));
+        assert!(!published(&key(KeyState::Withdrawn, 0), 0));
+        assert!(!published(&key(KeyState::Retired, 0), 0), "a retired key without an end is not published");
+    }
+}

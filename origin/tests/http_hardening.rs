@@ -245,6 +245,9 @@ fn endpoints() -> Vec<Endpoint> {
         e(Method::POST, "/api/admin/users", Admin, Some(json!({"email": "new@example.com", "password": "a-long-password", "role": "user"}))),
         e(Method::POST, "/api/admin/users/{id}/revoke", Admin, Some(json!({}))),
         e(Method::POST, "/api/admin/keys/rotate", Admin, Some(json!({}))),
+        e(Method::GET, "/api/admin/keys", Admin, None),
+        // An unknown kid: every well-formed variant is a 404 and changes nothing.
+        e(Method::POST, "/api/admin/keys/emergency-rotate", Admin, Some(json!({"kid": "no-such-kid", "sessions": false}))),
         e(Method::POST, "/api/admin/revoke-all", Admin, Some(json!({"sessions": false}))),
         e(Method::GET, "/.well-known/jwks.json", Nobody, None),
         e(Method::GET, "/.well-known/edgetoken.json", Nobody, None),
@@ -458,6 +461,7 @@ async fn csrf_attempts_on_every_cookie_authenticated_change_are_refused_and_chan
         (Method::POST, format!("/api/admin/users/{uid}/revoke"), ADMIN, None),
         (Method::POST, "/api/admin/users".into(), ADMIN, Some(json!({"email": "evil@example.com", "password": "attacker-chosen-pw", "role": "admin"}))),
         (Method::POST, "/api/admin/keys/rotate".into(), ADMIN, None),
+        (Method::POST, "/api/admin/keys/emergency-rotate".into(), ADMIN, None),
         (Method::POST, "/api/admin/revoke-all".into(), ADMIN, Some(json!({"sessions": true}))),
     ];
     let _ = admin_pw;
@@ -485,6 +489,7 @@ async fn csrf_attempts_on_every_cookie_authenticated_change_are_refused_and_chan
         let keys_before = h.count("signing_keys");
         let tokens_before = h.count("refresh_tokens");
         let users_before = h.count("users");
+        let cut_off_before = h.app.store.global_not_before(h.app.now()).unwrap();
         for (headers, b) in attempts {
             let r = h.req(method.clone(), &path, b, &headers).await;
             tried += 1;
@@ -501,7 +506,7 @@ async fn csrf_attempts_on_every_cookie_authenticated_change_are_refused_and_chan
         assert_eq!(h.count("refresh_tokens"), tokens_before, "{method} {path}");
         assert_eq!(h.count("signing_keys"), keys_before, "{method} {path}");
         assert_eq!(h.count("users"), users_before, "{method} {path}");
-        assert!(h.app.store.global_not_before(h.app.now()).unwrap().is_none());
+        assert_eq!(h.app.store.global_not_before(h.app.now()).unwrap(), cut_off_before, "{method} {path}: no cut-off");
         // The same request with the right header goes through (the check is not just "always 403").
         let mut ok_headers = vec![("cookie", jar.as_str()), ("x-csrf-token", csrf.as_str())];
         if body_text.is_some() {
