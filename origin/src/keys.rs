@@ -82,12 +82,18 @@ pub fn plan(keys: &[StoredKey], now: u64, policy: &KeyPolicy) -> Option<Step> {
     if let Some(next) = keys.iter().find(|k| k.state == KeyState::Next) {
         return (next.activates_at <= now).then_some(Step::Promote);
     }
-    let active = keys.iter().find(|k| k.state == KeyState::Active)?;
-    if policy.rotation_interval == 0 {
+    let publish_at = scheduled_publication(keys, policy)?;
+    (now >= publish_at).then(|| Step::ScheduleNext { activates_at: now.saturating_add(policy.prepublication) })
+}
+
+/// When the schedule publishes the next key: `None` while a next key is pending or when
+/// the schedule is off.
+pub fn scheduled_publication(keys: &[StoredKey], policy: &KeyPolicy) -> Option<u64> {
+    if policy.rotation_interval == 0 || keys.iter().any(|k| k.state == KeyState::Next) {
         return None;
     }
-    let publish_at = active.activates_at.saturating_add(policy.rotation_interval).saturating_sub(policy.prepublication);
-    (now >= publish_at).then(|| Step::ScheduleNext { activates_at: now.saturating_add(policy.prepublication) })
+    let active = keys.iter().find(|k| k.state == KeyState::Active)?;
+    Some(active.activates_at.saturating_add(policy.rotation_interval).saturating_sub(policy.prepublication))
 }
 
 /// Whether `k` is in the JWKS at `now`.

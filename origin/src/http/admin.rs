@@ -4,10 +4,10 @@ use super::error::ApiError;
 use super::request::{blocking, Auth, Json, NoFields};
 use super::user::{json_response, session_value};
 use crate::app::App;
+use crate::keys;
 use crate::passwords;
 use crate::sessions;
-use crate::keys;
-use crate::store::{KeyState, Role, StoreError, StoredKey, WithdrawTarget};
+use crate::store::{Role, StoreError, StoredKey, WithdrawTarget};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -163,14 +163,7 @@ fn key_value(k: &StoredKey, now: u64) -> serde_json::Value {
 pub async fn list_keys(State(app): State<Arc<App>>, auth: Auth) -> Result<Response, ApiError> {
     require_admin(&auth)?;
     let (stored, now) = blocking(&app, |app| app.store.signing_keys().map(|k| (k, app.now()))).await??;
-    let policy = app.keys.policy();
-    let next_rotation_at = match stored.iter().any(|k| k.state == KeyState::Next) || policy.rotation_interval == 0 {
-        true => None,
-        false => stored
-            .iter()
-            .find(|k| k.state == KeyState::Active)
-            .map(|k| k.activates_at.saturating_add(policy.rotation_interval).saturating_sub(policy.prepublication)),
-    };
+    let next_rotation_at = keys::scheduled_publication(&stored, &app.keys.policy());
     let items: Vec<_> = stored.iter().map(|k| key_value(k, now)).collect();
     Ok(json_response(StatusCode::OK, json!({ "keys": items, "next_rotation_at": next_rotation_at }), &[]))
 }
