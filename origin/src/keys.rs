@@ -21,7 +21,7 @@ use crate::store::{EmergencyOutcome, EmergencyRotation, KeyState, Store, StoreEr
 use crate::tokens::{b64, random_bytes, sha256, strong_etag};
 use edgetoken::{KeySet, Policy, Verifier};
 use p256::ecdsa::{SigningKey, VerifyingKey};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// The keys in force at one moment.
 pub struct KeyRing {
@@ -192,8 +192,11 @@ impl From<StoreError> for EmergencyError {
 /// changed by another node or by the CLI are picked up.
 pub struct Keys {
     ring: RwLock<Arc<KeyRing>>,
+    // One reload at a time: a reload that read the store before a change (an emergency
+    // rotation by a request) must not install its older ring after the newer one.
+    reload_lock: Mutex<()>,
     policy: KeyPolicy,
-    verifier_policy: VerifierSpec,
+    verifier_spec: VerifierSpec,
     revocation_window: u64,
 }
 
@@ -214,14 +217,20 @@ impl Keys {
     /// Loads the keys (creating the first one, applying due transitions).
     pub fn load(store: &dyn Store, now: u64, config: &Config) -> Result<Self, StoreError> {
         let policy = KeyPolicy::from_config(config);
-        let verifier_policy = VerifierSpec {
+        let verifier_spec = VerifierSpec {
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
             access_ttl: config.access_ttl,
             clock_tolerance: config.clock_tolerance,
         };
-        let ring = advance(store, now, &policy, &verifier_policy)?;
-        Ok(Keys { ring: RwLock::new(Arc::new(ring)), policy, verifier_policy, revocation_window: config.revocation_window() })
+        let ring = advance(store, now, &policy, &verifier_spec)?;
+        Ok(Keys {
+            ring: RwLock::new(Arc::new(ring)),
+            reload_lock: Mutex::new(()),
+            policy,
+            verifier_spec,
+            revocation_window: config.revocation_window(),
+        })
     }
 
     /// The lifecycle policy.
@@ -237,7 +246,8 @@ impl Keys {
     /// Applies the transitions due at `now` (promotion, scheduled rotation), then re-reads
     /// the keys. Returns whether the active key changed (the filter must be re-signed).
     pub fn reload(&self, store: &dyn Store, now: u64) -> Result<bool, StoreError> {
-        let ring = advance(store, now, &self.policy, &self.verifier_policy)?;
+        let _one = self.reload_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let ring = advance(store, now, &self.policy, &self.verifier_spec)?;
         let mut slot = self.ring.write().unwrap_or_else(|p| p.into_inner());
         let changed = slot.active_kid != ring.active_kid;
         *slot = Arc::new(ring);

@@ -62,7 +62,10 @@ async fn run(cli: Cli) -> Result<(), String> {
                 EmergencyError::Store(e) => e.to_string(),
             })?;
             println!("withdrawn: {}", e.withdrawn.join(", "));
-            println!("new active signing key {}; global not_before {}; sessions revoked {}", e.kid, e.not_before, e.sessions_revoked);
+            println!(
+                "new active signing key {}; global not_before {}; sessions revoked {}",
+                e.kid, e.not_before, e.sessions_revoked
+            );
             println!("running origins apply it within {} s (--revocation-interval)", app.config.revocation_interval);
             Ok(())
         }

@@ -173,7 +173,12 @@ pub async fn list_keys(State(app): State<Arc<App>>, auth: Auth) -> Result<Respon
 pub async fn rotate_key(State(app): State<Arc<App>>, auth: Auth, _b: Json<NoFields>) -> Result<Response, ApiError> {
     require_admin(&auth)?;
     let r = blocking(&app, |app| app.keys.rotate(app.store.as_ref(), app.now())).await??;
-    let body = json!({ "kid": r.next.kid, "state": r.next.state.as_str(), "activates_at": r.next.activates_at, "created": r.created });
+    let body = json!({
+        "kid": r.next.kid,
+        "state": r.next.state.as_str(),
+        "activates_at": r.next.activates_at,
+        "created": r.created,
+    });
     Ok(json_response(StatusCode::OK, body, &[]))
 }
 

@@ -587,7 +587,8 @@ impl Store for SqliteStore {
 
     fn ensure_active_key(&self, key: &StoredKey) -> StoreResult<bool> {
         self.write(|tx| {
-            let exists: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM signing_keys WHERE state = 'active')", [], |r| r.get(0))?;
+            let exists: bool =
+                tx.query_row("SELECT EXISTS (SELECT 1 FROM signing_keys WHERE state = 'active')", [], |r| r.get(0))?;
             if exists {
                 return Ok(false);
             }
