@@ -556,3 +556,50 @@ async fn a_version_1_database_migrates_to_the_lifecycle_schema() {
     let h = Harness::open(db, Arc::new(ManualClock::new(T0 + 1)), |_| {}).await;
     assert_eq!(jwks_kids(&h).await.len(), 3, "fresh key + the two retired ones still published");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn emergency_rotations_racing_background_reloads_never_revert_to_a_withdrawn_key() {
+    let h = Harness::start().await;
+    h.user(ADMIN, Role::Admin);
+    // Reloads back to back on two threads, as the background task and other requests do.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reloaders: Vec<_> = (0..2)
+        .map(|_| {
+            let (app, stop, clock) = (h.app.clone(), stop.clone(), h.clock.clone());
+            std::thread::spawn(move || {
+                let mut n = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    app.keys.reload(app.store.as_ref(), clock.now()).unwrap();
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    let mut reverted = 0;
+    const ROUNDS: usize = 100;
+    for _ in 0..ROUNDS {
+        // The admin token is minted with the ring in force: a reverted ring signs it with
+        // the key the previous round withdrew, and the origin refuses it.
+        let r = h.post("/api/admin/keys/emergency-rotate", json!({}), Some(&admin(&h))).await;
+        if r.status == StatusCode::UNAUTHORIZED {
+            reverted += 1;
+            continue;
+        }
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let fresh = r.s("kid");
+        // Watch for a stale ring installed after the emergency's own reload.
+        let until = Instant::now() + Duration::from_millis(10);
+        while Instant::now() < until {
+            if h.app.keys.current().active_kid != fresh {
+                reverted += 1;
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let reloads: u64 = reloaders.into_iter().map(|t| t.join().unwrap()).sum();
+    assert!(reloads > ROUNDS as u64, "the reloads really raced the rotations ({reloads})");
+    assert_eq!(reverted, 0, "{reverted} of {ROUNDS} emergency rotations were followed by a ring with a withdrawn key");
+}
