@@ -12,6 +12,7 @@ pub mod cleanup;
 pub mod clock;
 pub mod config;
 pub mod http;
+pub mod identifiers;
 pub mod keys;
 pub mod passwords;
 pub mod revocations;
