@@ -33,8 +33,12 @@ pub struct App {
     pub throttle: Throttle,
     /// Test-only pause points (see [`test_hook`]); absent from non-test builds.
     #[cfg(test)]
-    pub(crate) hook: std::sync::Mutex<Option<Box<dyn Fn(HookPoint) + Send>>>,
+    pub(crate) hook: std::sync::Mutex<Option<TestHook>>,
 }
+
+/// A test hook: called at each [`HookPoint`]; may block to pause the request.
+#[cfg(test)]
+pub(crate) type TestHook = Box<dyn Fn(HookPoint) + Send>;
 
 /// A point in a grant where tests can pause the origin (unit tests only).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

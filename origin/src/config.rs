@@ -210,6 +210,12 @@ impl Config {
         check(self.session_lifetime > 0, "--session-lifetime must be > 0")?;
         check(self.refresh_grace <= 60, "--refresh-grace must be at most 60 seconds")?;
         check(self.clock_tolerance <= 300, "--clock-tolerance must be at most 300 seconds")?;
+        // Tokens minted in the second of a cut-off carry iat = the cut-off, up to this far
+        // ahead of the clock; edges (and the origin) must accept that.
+        check(
+            self.clock_tolerance >= crate::store::KILL_SWITCH_MAX_AHEAD,
+            "--clock-tolerance must be at least 2 seconds (tokens minted in the second of a cut-off are issued at the cut-off)",
+        )?;
         check(self.revocation_ttl > self.revocation_interval, "--revocation-ttl must exceed --revocation-interval")?;
         check(self.revocation_interval > 0, "--revocation-interval must be > 0")?;
         check(

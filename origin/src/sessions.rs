@@ -293,10 +293,13 @@ pub fn revoke_user(app: &App, user_id: &str, reason: &str) -> Result<u64, StoreE
 /// at every edge with the next filter (global `not_before`, past the newest `iat` minted, at
 /// least now + 1). With `sessions`, every active session is revoked too and logins in flight
 /// are refused, so everyone signs in again; without, sessions may refresh and get tokens
-/// issued at or after the cut-off. Returns the cut-off and the sessions revoked.
-pub fn revoke_all(app: &App, sessions: bool) -> Result<(u64, u64), StoreError> {
+/// issued at or after the cut-off. Returns the cut-off and the sessions revoked, or `None`
+/// if kill switches came too fast (see `Store::kill_switch`): nothing changed, retry.
+pub fn revoke_all(app: &App, sessions: bool) -> Result<Option<(u64, u64)>, StoreError> {
     let out = app.store.kill_switch(app.now(), app.config.revocation_window(), sessions, "revoke_all")?;
-    app.revocations.mark_dirty();
+    if out.is_some() {
+        app.revocations.mark_dirty();
+    }
     Ok(out)
 }
 

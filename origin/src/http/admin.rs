@@ -143,7 +143,17 @@ pub struct RevokeAllBody {
 /// `POST /api/admin/revoke-all`: the kill switch (global `not_before` = now).
 pub async fn revoke_all(State(app): State<Arc<App>>, auth: Auth, Json(body): Json<RevokeAllBody>) -> Result<Response, ApiError> {
     require_admin(&auth)?;
-    let (not_before, n) = blocking(&app, move |app| sessions::revoke_all(app, body.is_some_and(|b| b.sessions))).await??;
+    let (not_before, n) = blocking(&app, move |app| sessions::revoke_all(app, body.is_some_and(|b| b.sessions)))
+        .await??
+        .ok_or_else(|| {
+            let mut e = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "retry_later",
+                "kill switches in quick succession would move the cut-off too far ahead of the clock; nothing changed, retry in a second",
+            );
+            e.retry_after = Some(1);
+            e
+        })?;
     Ok(json_response(StatusCode::OK, json!({ "not_before": not_before, "sessions_revoked": n }), &[]))
 }
 

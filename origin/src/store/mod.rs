@@ -35,6 +35,10 @@ impl fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {}
 
+/// How far ahead of the clock a global cut-off (and so the `iat` of tokens minted at it)
+/// may be: every edge's clock tolerance must be at least this.
+pub const KILL_SWITCH_MAX_AHEAD: u64 = 2;
+
 /// Result of a store operation.
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -412,8 +416,10 @@ pub trait Store: Send + Sync + 'static {
     /// The kill switch, in one transaction: records a global cut-off past every token
     /// minted so far (at least `now + 1`) and, with `revoke_sessions`, revokes every active
     /// session and bumps the session epoch (the cut-off covers their access tokens, so no
-    /// sid records are added). Returns the cut-off and the number of sessions revoked.
-    fn kill_switch(&self, now: u64, window: u64, revoke_sessions: bool, reason: &str) -> StoreResult<(u64, u64)>;
+    /// sid records are added). Returns the cut-off and the number of sessions revoked, or
+    /// `None` (nothing changed) if the cut-off would be more than
+    /// [`KILL_SWITCH_MAX_AHEAD`] seconds ahead of `now` (kill switches in quick succession).
+    fn kill_switch(&self, now: u64, window: u64, revoke_sessions: bool, reason: &str) -> StoreResult<Option<(u64, u64)>>;
     /// The latest global cut-off still inside its window at `now`, if any.
     fn global_not_before(&self, now: u64) -> StoreResult<Option<u64>>;
     /// Increments and returns a persisted monotonic counter (the filter sequence).

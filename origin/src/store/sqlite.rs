@@ -358,17 +358,14 @@ fn revoke_user_tx(tx: &Transaction<'_>, user_id: &str, now: u64, reason: &str, w
             revoked += 1;
         }
     }
-    // The cut-off covers its own second and every token minted for the user, even one
-    // minted a second ahead (iat = an earlier cut-off) or by a refresh whose clock reading
-    // was later than this one's: the origin then mints iat >= cut-off from here on.
-    let newest: Option<i64> = tx.query_row(
-        &format!("SELECT MAX({SESSION_MAX_IAT}) FROM sessions WHERE user_id = ?1"),
-        [user_id],
-        |r| r.get(0),
-    )?;
+    // The cut-off covers its own second: the origin mints iat >= cut-off from here on. A
+    // token minted a second ahead (iat = an earlier cut-off of the same second) or by a
+    // refresh whose clock reading was later than this one's is covered by its session's sid
+    // record above instead: pushing the cut-off past it would let repeated revocations in
+    // one second run the cut-off (and so new tokens' iat) ahead of the clock.
     let old_nb: Option<i64> =
         tx.query_row("SELECT not_before FROM users WHERE id = ?1", [user_id], |r| r.get(0)).optional()?.flatten();
-    let cutoff = now.max(newest.map_or(0, from_sql)).saturating_add(1).max(old_nb.map_or(0, from_sql));
+    let cutoff = now.saturating_add(1).max(old_nb.map_or(0, from_sql));
     tx.execute(
         "UPDATE users SET not_before = ?2, credential_version = credential_version + 1 WHERE id = ?1",
         params![user_id, to_sql(cutoff)],
@@ -645,10 +642,11 @@ impl Store for SqliteStore {
         })
     }
 
-    fn kill_switch(&self, now: u64, window: u64, revoke_sessions: bool, reason: &str) -> StoreResult<(u64, u64)> {
+    fn kill_switch(&self, now: u64, window: u64, revoke_sessions: bool, reason: &str) -> StoreResult<Option<(u64, u64)>> {
         self.write(|tx| {
-            // Past every token minted so far (see `revoke_user_tx`), and never below an
-            // earlier cut-off.
+            // Past every token minted so far, even one minted ahead of the clock (at an
+            // earlier cut-off of this second) or by a refresh whose clock reading was later
+            // than this one's: there are no sid records to cover those here.
             let newest: Option<i64> =
                 tx.query_row(&format!("SELECT MAX({SESSION_MAX_IAT}) FROM sessions"), [], |r| r.get(0))?;
             let earlier: Option<i64> = tx.query_row(
@@ -657,9 +655,15 @@ impl Store for SqliteStore {
                 |r| r.get(0),
             )?;
             let cutoff = now.max(newest.map_or(0, from_sql)).saturating_add(1).max(earlier.map_or(0, from_sql));
+            // Each kill switch in one second moves the cut-off (and new tokens' iat) a second
+            // further ahead; past a bound, edges would refuse new tokens as issued in the
+            // future. Refused instead, nothing changed: the caller retries a second later.
+            if cutoff > now.saturating_add(KILL_SWITCH_MAX_AHEAD) {
+                return Ok(None);
+            }
             add_revocation_tx(tx, RevocationKind::GlobalNotBefore, "", cutoff, window)?;
             if !revoke_sessions {
-                return Ok((cutoff, 0));
+                return Ok(Some((cutoff, 0)));
             }
             let n = tx.execute(
                 "UPDATE sessions SET revoked_at = ?1, revoked_reason = ?2, ends_at = MIN(ends_at, ?1) \
@@ -670,7 +674,7 @@ impl Store for SqliteStore {
                 "INSERT INTO counters (name, value) VALUES (?1, 1) ON CONFLICT (name) DO UPDATE SET value = value + 1",
                 [SESSION_EPOCH],
             )?;
-            Ok((cutoff, n as u64))
+            Ok(Some((cutoff, n as u64)))
         })
     }
 

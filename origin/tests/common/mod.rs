@@ -147,13 +147,19 @@ impl Harness {
     /// A session started in-process for `email` (no argon2): (session id, refresh token,
     /// device secret); the device is remembered.
     pub fn start_session(&self, email: &str) -> (String, String, String) {
+        let issued = self.issue(email);
+        (issued.session.id, issued.refresh_token, issued.device_secret.unwrap())
+    }
+
+    /// Like `start_session`, with everything the login would have answered.
+    pub fn issue(&self, email: &str) -> edgetoken_origin::sessions::Issued {
         let user = self.app.store.user_by_email(email).unwrap().unwrap();
         let epoch = self.app.store.session_epoch().unwrap();
         let basis = edgetoken_origin::sessions::login_basis(&user, epoch);
         let issued = edgetoken_origin::sessions::start(&self.app, &user, &basis, "test", "127.0.0.1", false).unwrap();
-        let device = issued.device_secret.unwrap();
-        self.devices.lock().unwrap().insert(issued.session.id.clone(), device.clone());
-        (issued.session.id, issued.refresh_token, device)
+        let device = issued.device_secret.clone().unwrap();
+        self.devices.lock().unwrap().insert(issued.session.id.clone(), device);
+        issued
     }
 
     /// The device secret of the session `refresh_token` belongs to, as its client keeps it.
