@@ -93,5 +93,12 @@ mod tests {
         // ... and an all-Cyrillic look-alike that is single-script shares the skeleton.
         let all = normalize_email("\u{441}\u{440}\u{43e}@example.com").unwrap(); // all Cyrillic: "сро"
         assert_eq!(skeleton(&all), skeleton(&normalize_email("cpo@example.com").unwrap()));
+        let apple = normalize_email("\u{430}\u{440}\u{440}\u{4cf}\u{435}@example.com").unwrap(); // all Cyrillic
+        assert_eq!(skeleton(&apple), skeleton("apple@example.com"));
+        // The limit of UTS #39's data (found in the red-team pass): Cyrillic м and п are not
+        // confusables of m and n, so an all-Cyrillic "аԁміп" has its own skeleton. The admin
+        // UI shows such addresses' code points.
+        let admin = normalize_email("\u{430}\u{501}\u{43c}\u{456}\u{43f}@example.com").unwrap();
+        assert_ne!(skeleton(&admin), skeleton("admin@example.com"));
     }
 }
