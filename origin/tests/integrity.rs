@@ -522,3 +522,53 @@ async fn look_alike_accounts_are_refused_and_the_stored_form_is_shown() {
     let emails: Vec<_> = list.body["sessions"].as_array().unwrap().iter().map(|s| s["email"].as_str().unwrap().to_string()).collect();
     assert!(emails.contains(&"jos\u{e9}@example.com".to_string()), "{emails:?}");
 }
+
+// ---------------------------------------------------------------- schema upgrade
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_schema_1_database_upgrades_in_place_and_its_sessions_keep_working_without_a_grace() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("origin.db");
+    {
+        // A database as the previous release left it: schema 1, one user, one session.
+        let c = rusqlite::Connection::open(&db).unwrap();
+        c.execute_batch(include_str!("../migrations/sqlite/0001_init.sql")).unwrap();
+        c.execute_batch("CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (1);").unwrap();
+        let hash = edgetoken_origin::passwords::hash("an-old-password").unwrap();
+        c.execute(
+            "INSERT INTO users (id, email, password_hash, role, not_before, created_at) VALUES ('u1', 'old@example.com', ?1, 'user', NULL, ?2)",
+            rusqlite::params![hash, T0 as i64],
+        )
+        .unwrap();
+        c.execute(
+            "INSERT INTO sessions (id, user_id, created_at, last_seen_at, absolute_expires_at, ends_at) VALUES ('s1', 'u1', ?1, ?1, ?2, ?2)",
+            rusqlite::params![T0 as i64, (T0 + 86_400) as i64],
+        )
+        .unwrap();
+    }
+    let h = Harness::open(db, Arc::new(edgetoken_origin::clock::ManualClock::new(T0)), |_| {}).await;
+    // The legacy session: rotate its chain from a record made by hand.
+    let nonce = [9u8; 32];
+    let token = edgetoken_origin::tokens::refresh_token(&h.app.refresh_secret, "r1", &nonce);
+    {
+        let c = rusqlite::Connection::open(&h.db).unwrap();
+        c.execute(
+            "INSERT INTO refresh_tokens (id, session_id, token_hash, nonce, created_at) VALUES ('r1', 's1', ?1, ?2, ?3)",
+            rusqlite::params![&edgetoken_origin::tokens::refresh_hash(&token)[..], &nonce[..], T0 as i64],
+        )
+        .unwrap();
+        assert_eq!(c.query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get::<_, i64>(0)).unwrap(), 2);
+        let skeleton: String = c.query_row("SELECT email_skeleton FROM users WHERE id = 'u1'", [], |r| r.get(0)).unwrap();
+        assert_eq!(skeleton, edgetoken_origin::identifiers::skeleton("old@example.com"), "filled at start");
+    }
+    let next = h.refresh_with(&token, None).await;
+    assert_eq!(next.status, StatusCode::OK, "{}", next.body);
+    // No device secret was ever handed out for it: a second use is reuse, grace or not.
+    assert_eq!(h.refresh_with(&token, None).await.error(), "refresh_token_reused");
+    // The account works, and a look-alike of it is refused.
+    h.login("old@example.com", "an-old-password").await;
+    let admin_pw = h.user(ADMIN, Role::Admin);
+    let admin = h.login(ADMIN, &admin_pw).await.s("access_token");
+    let r = h.post("/api/admin/users", json!({"email": "OLD@example.com"}), Some(&admin)).await;
+    assert_eq!(r.error(), "email_taken");
+}
