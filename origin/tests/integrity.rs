@@ -145,6 +145,71 @@ async fn storm_a_password_change_never_undoes_an_admin_revocation() {
     eprintln!("password change racing an admin revocation ({ITERATIONS} iterations): {outcomes:?}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn storm_a_step_up_never_extends_a_session_logged_out_meanwhile() {
+    let h = harness().await;
+    let pw = h.user(USER, Role::User);
+    let mut outcomes = BTreeMap::new();
+    for i in 0..ITERATIONS {
+        let issued = h.issue(USER);
+        let token = issued.access_token.clone();
+        // The logout is fast and the step-up runs argon2: the logout starts 0-95 ms late.
+        let logout = post_owned(&h, "/api/logout".into(), json!({}), Some(token.clone()));
+        let delay = std::time::Duration::from_millis(5 * (i as u64 % 20));
+        let rs = together(vec![
+            post_owned(&h, "/api/step-up".into(), json!({ "password": pw }), Some(token)),
+            Box::pin(async move {
+                tokio::time::sleep(delay).await;
+                logout.await
+            }),
+        ])
+        .await;
+        assert_eq!(rs[1].body["revoked"], true, "iteration {i}");
+        tally(&mut outcomes, &rs[0]);
+        if rs[0].status != StatusCode::OK {
+            assert_eq!(rs[0].error(), "session_ended", "iteration {i}: {}", rs[0].body);
+        }
+        // Either way the session stays logged out.
+        let s = h.app.store.session(&issued.session.id).unwrap().unwrap();
+        assert_eq!(s.revoked_reason.as_deref(), Some("logout"), "iteration {i}");
+        assert!(!s.is_active(h.now().as_secs()), "iteration {i}");
+    }
+    eprintln!("step-up racing a logout ({ITERATIONS} iterations): {outcomes:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn storm_no_login_survives_a_kill_switch_with_sessions() {
+    let h = harness().await;
+    let pw = h.user(USER, Role::User);
+    h.user(ADMIN, Role::Admin);
+    let mut outcomes = BTreeMap::new();
+    for i in 0..ITERATIONS {
+        h.clock.advance(3); // one kill switch per iteration, never refused as too fast
+        let admin = h.issue(ADMIN).access_token;
+        let kill = post_owned(&h, "/api/admin/revoke-all".into(), json!({ "sessions": true }), Some(admin));
+        let delay = std::time::Duration::from_millis(5 * (i as u64 % 20));
+        let rs = together(vec![
+            post_owned(&h, "/api/login".into(), json!({"email": USER, "password": pw, "mode": "token"}), None),
+            Box::pin(async move {
+                tokio::time::sleep(delay).await;
+                kill.await
+            }),
+        ])
+        .await;
+        assert_eq!(rs[1].status, StatusCode::OK, "iteration {i}: {}", rs[1].body);
+        tally(&mut outcomes, &rs[0]);
+        match rs[0].status {
+            StatusCode::OK => {
+                h.remember_device(&rs[0]);
+                assert_eq!(h.refresh(&rs[0].s("refresh_token")).await.error(), "session_ended", "iteration {i}");
+            }
+            _ => assert_eq!(rs[0].error(), "credentials_changed", "iteration {i}: {}", rs[0].body),
+        }
+        assert!(active_sessions(&h, USER).is_empty(), "iteration {i}");
+    }
+    eprintln!("login racing the kill switch with sessions ({ITERATIONS} iterations): {outcomes:?}");
+}
+
 // ---------------------------------------------------------------- item 2: grace and device
 
 /// A browser session's cookie jar (as the browser holds it) and its CSRF token.
