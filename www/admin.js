@@ -22,6 +22,21 @@ function cell(text, className) {
   return td;
 }
 
+// The address as stored (RFC 8265 form), with every character outside printable ASCII also
+// shown as its code point: look-alike letters and invisible characters cannot pass as ASCII.
+function emailCell(email) {
+  const td = cell(email, "email");
+  const unusual = [...(email ?? "")].filter((c) => !/^[\x21-\x7e]$/.test(c));
+  if (unusual.length > 0) {
+    const note = document.createElement("small");
+    note.className = "stored-form";
+    note.textContent = ` (${unusual.map((c) => `U+${c.codePointAt(0).toString(16).toUpperCase().padStart(4, "0")}`).join(" ")})`;
+    note.title = "stored form: characters outside ASCII, by code point";
+    td.append(note);
+  }
+  return td;
+}
+
 function button(label, kind, onClick) {
   const b = document.createElement("button");
   b.type = "button";
@@ -43,7 +58,7 @@ async function search() {
       tr.dataset.email = s.email;
       const state = stateOf(s);
       tr.append(
-        cell(s.email),
+        emailCell(s.email),
         cell(fmtTime(s.created_at)),
         cell(fmtTime(s.last_seen_at)),
         cell(s.user_agent, "ua"),

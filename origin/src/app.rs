@@ -2,6 +2,7 @@
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::identifiers;
 use crate::keys::Keys;
 use crate::passwords;
 use crate::revocations::Revocations;
@@ -30,6 +31,59 @@ pub struct App {
     pub revocations: Revocations,
     /// Login throttle.
     pub throttle: Throttle,
+    /// Test-only pause points (see [`test_hook`]); absent from non-test builds.
+    #[cfg(test)]
+    pub(crate) hook: std::sync::Mutex<Option<TestHook>>,
+}
+
+/// A test hook: called at each [`HookPoint`]; may block to pause the request.
+#[cfg(test)]
+pub(crate) type TestHook = Box<dyn Fn(HookPoint) + Send>;
+
+/// A point in a grant where tests can pause the origin (unit tests only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HookPoint {
+    /// After the grant's checks (password, authentication), before its transaction.
+    BeforeGrant(&'static str),
+}
+
+/// Calls the test hook, if one is set. Compiled to nothing outside `cargo test` of this
+/// crate, so production paths cannot be paused.
+#[inline(always)]
+pub fn test_hook(app: &App, point: HookPoint) {
+    #[cfg(test)]
+    {
+        // Taken out while it runs: a hook may block, and other requests must not wait on it.
+        let hook = app.hook.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(hook) = hook {
+            hook(point);
+            let mut slot = app.hook.lock().unwrap_or_else(|p| p.into_inner());
+            slot.get_or_insert(hook);
+        }
+    }
+    #[cfg(not(test))]
+    let _ = (app, point);
+}
+
+/// Why a user could not be created.
+#[derive(Debug)]
+pub enum CreateUserError {
+    /// The address is refused (see [`crate::identifiers`]).
+    InvalidEmail(String),
+    /// The address, or one that looks like it, is taken.
+    Taken,
+    /// Hashing or storage failed.
+    Store(StoreError),
+}
+
+impl std::fmt::Display for CreateUserError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CreateUserError::InvalidEmail(m) => write!(f, "invalid e-mail address: {m}"),
+            CreateUserError::Taken => write!(f, "a user with this address, or one that looks like it, exists"),
+            CreateUserError::Store(e) => write!(f, "{e}"),
+        }
+    }
 }
 
 impl App {
@@ -57,8 +111,21 @@ impl App {
         let refresh_secret = store
             .secret(REFRESH_SECRET, &mut || tokens::random_bytes::<32>().to_vec())
             .map_err(|e| format!("loading secrets: {e}"))?;
+        store
+            .fill_missing_skeletons(&crate::identifiers::skeleton)
+            .map_err(|e| format!("indexing e-mail addresses: {e}"))?;
         let throttle = Throttle::new(config.login_window);
-        Ok(Arc::new(App { config, clock, store, keys, refresh_secret, revocations: Revocations::default(), throttle }))
+        Ok(Arc::new(App {
+            config,
+            clock,
+            store,
+            keys,
+            refresh_secret,
+            revocations: Revocations::default(),
+            throttle,
+            #[cfg(test)]
+            hook: std::sync::Mutex::new(None),
+        }))
     }
 
     /// The current time.
@@ -66,19 +133,25 @@ impl App {
         self.clock.now()
     }
 
-    /// Creates a user; the e-mail address is lower-cased.
-    pub fn create_user(&self, email: &str, password: &str, role: Role) -> Result<User, StoreError> {
-        let hash = passwords::hash(password).map_err(StoreError::Backend)?;
+    /// Creates a user; the e-mail address is stored in its normalised form (see
+    /// [`crate::identifiers`]), and refused if it, or a look-alike, is taken.
+    pub fn create_user(&self, email: &str, password: &str, role: Role) -> Result<User, CreateUserError> {
+        let email = identifiers::normalize_email(email).map_err(CreateUserError::InvalidEmail)?;
+        let hash = passwords::hash(password).map_err(|e| CreateUserError::Store(StoreError::Backend(e)))?;
         let user = User {
             id: tokens::random_id(),
-            email: normalize_email(email),
             password_hash: hash,
             role,
             not_before: None,
             created_at: self.now(),
+            credential_version: 0,
+            email,
         };
-        self.store.create_user(&user)?;
-        Ok(user)
+        match self.store.create_user(&user, &identifiers::skeleton(&user.email)) {
+            Ok(()) => Ok(user),
+            Err(StoreError::Conflict(_)) => Err(CreateUserError::Taken),
+            Err(e) => Err(CreateUserError::Store(e)),
+        }
     }
 
     /// Creates the demo admin and user, or gives them new passwords if they exist.
@@ -90,7 +163,10 @@ impl App {
             match self.store.user_by_email(email)? {
                 Some(u) => self.store.set_password_hash(&u.id, &passwords::hash(&password).map_err(StoreError::Backend)?)?,
                 None => {
-                    self.create_user(email, &password, role)?;
+                    self.create_user(email, &password, role).map_err(|e| match e {
+                        CreateUserError::Store(e) => e,
+                        e => StoreError::Backend(e.to_string()),
+                    })?;
                 }
             }
             out.push((email.to_string(), password, role));
@@ -99,9 +175,11 @@ impl App {
     }
 }
 
-/// Lower-cases and trims an e-mail address (the login name).
-pub fn normalize_email(email: &str) -> String {
-    email.trim().to_lowercase()
+/// The form of a login name to look up: the normalised address, or for an address that
+/// normalisation refuses (never stored), the trimmed, lower-cased input, which then finds
+/// no user and fails like an unknown one.
+pub fn login_name(email: &str) -> String {
+    identifiers::normalize_email(email).unwrap_or_else(|_| email.trim().to_lowercase())
 }
 
 /// Starts the background tasks (revocation rebuild, cleanup) on the current runtime.

@@ -146,9 +146,19 @@ pub struct Config {
     /// Largest request body, bytes.
     #[arg(long, env = "EDGETOKEN_MAX_BODY", default_value_t = MAX_BODY)]
     pub max_body: usize,
-    /// Take the client IP from the first X-Forwarded-For hop (only behind a trusted proxy).
-    #[arg(long, env = "EDGETOKEN_TRUST_FORWARDED_FOR")]
-    pub trust_forwarded_for: bool,
+    /// Number of trusted reverse proxies in front of the origin (0 = none: the client IP is
+    /// the peer address). With N, the client IP is the address the N-th proxy from the
+    /// origin appended to X-Forwarded-For (as Express's `trust proxy` = N). The bare flag
+    /// and the old boolean values mean: `--trust-forwarded-for` / `true` = 1, `false` = 0.
+    #[arg(
+        long,
+        env = "EDGETOKEN_TRUST_FORWARDED_FOR",
+        default_value = "0",
+        num_args = 0..=1,
+        default_missing_value = "1",
+        value_parser = parse_trusted_hops,
+    )]
+    pub trust_forwarded_for: u8,
     /// Create (or reset) a demo admin and a demo user with generated passwords, printed at start.
     #[arg(long, env = "EDGETOKEN_DEMO")]
     pub demo: bool,
@@ -171,6 +181,19 @@ pub struct Config {
     /// Scheduled key rotation period, seconds; 0 turns the schedule off.
     #[arg(long, env = "EDGETOKEN_KEY_ROTATION_INTERVAL", default_value_t = KEY_ROTATION_INTERVAL)]
     pub key_rotation_interval: u64,
+}
+
+/// Parses `--trust-forwarded-for`: a hop count 0..=16, or the old boolean spelling.
+fn parse_trusted_hops(s: &str) -> Result<u8, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "on" => Ok(1),
+        "false" | "no" | "off" => Ok(0),
+        n => n
+            .parse::<u8>()
+            .ok()
+            .filter(|n| *n <= 16)
+            .ok_or_else(|| format!("{s:?} is not a number of trusted proxies (0..=16, or true = 1, false = 0)")),
+    }
 }
 
 impl Config {
@@ -199,7 +222,7 @@ impl Config {
             login_max_failures_ip: 50,
             login_window: 900,
             max_body: MAX_BODY,
-            trust_forwarded_for: false,
+            trust_forwarded_for: 0,
             demo: false,
             www: None,
             pkg: None,
@@ -210,9 +233,14 @@ impl Config {
         }
     }
 
-    /// The revocation window: an entry must outlive every access token issued before it.
+    /// The revocation window: how long after the newest `iat` minted for what it revokes an
+    /// entry stays in the filter. It must outlive every access token an edge may still
+    /// accept: a token with that `iat` expires at `iat + ttl`, an edge accepts it while its
+    /// own clock reads less than `exp + tolerance`, and an edge whose clock lags by up to the
+    /// tolerance does so until true time `iat + ttl + 2 * tolerance` (derivation in
+    /// docs/revocation-format.md, "Window").
     pub fn revocation_window(&self) -> u64 {
-        self.access_ttl + self.clock_tolerance
+        self.access_ttl + 2 * self.clock_tolerance
     }
 
     /// Refuses settings that are invalid or would defeat the policy.
@@ -225,6 +253,12 @@ impl Config {
         check(self.session_lifetime > 0, "--session-lifetime must be > 0")?;
         check(self.refresh_grace <= 60, "--refresh-grace must be at most 60 seconds")?;
         check(self.clock_tolerance <= 300, "--clock-tolerance must be at most 300 seconds")?;
+        // Tokens minted in the second of a cut-off carry iat = the cut-off, up to this far
+        // ahead of the clock; edges (and the origin) must accept that.
+        check(
+            self.clock_tolerance >= crate::store::KILL_SWITCH_MAX_AHEAD,
+            "--clock-tolerance must be at least 2 seconds (tokens minted in the second of a cut-off are issued at the cut-off)",
+        )?;
         check(self.revocation_ttl > self.revocation_interval, "--revocation-ttl must exceed --revocation-interval")?;
         check(self.revocation_interval > 0, "--revocation-interval must be > 0")?;
         check(

@@ -56,7 +56,14 @@ impl KeyPolicy {
         KeyPolicy {
             prepublication: c.key_prepublication,
             rotation_interval: c.key_rotation_interval,
-            retire_grace: c.access_ttl + c.clock_tolerance + c.revocation_ttl + c.revocation_interval,
+            // Its last token carries an iat up to KILL_SWITCH_MAX_AHEAD past the retirement
+            // (cut-offs run ahead of the clock) and is accepted by a lagging edge until
+            // iat + revocation window; its last filter, built up to one rebuild interval
+            // later by a node that has not reloaded yet, lives revocation_ttl.
+            retire_grace: c.revocation_window()
+                + crate::store::KILL_SWITCH_MAX_AHEAD
+                + c.revocation_ttl
+                + c.revocation_interval,
         }
     }
 }
@@ -167,7 +174,7 @@ pub struct Emergency {
     pub kid: String,
     /// The kids withdrawn.
     pub withdrawn: Vec<String>,
-    /// The global `not_before` set (= now).
+    /// The global `not_before` set (past every token minted before the emergency).
     pub not_before: u64,
     /// Sessions revoked (0 unless asked).
     pub sessions_revoked: u64,
@@ -178,6 +185,9 @@ pub struct Emergency {
 pub enum EmergencyError {
     /// No key with this kid is published or pending.
     UnknownKid,
+    /// Kill switches in quick succession: the cut-off would run too far ahead of the clock;
+    /// nothing changed, retry in a second.
+    RetryLater,
     /// The store failed; nothing changed.
     Store(StoreError),
 }
@@ -265,7 +275,7 @@ impl Keys {
     }
 
     /// The emergency procedure: withdraws `target` (and any pending next key) from the JWKS
-    /// at once, activates a fresh key at once, sets the global `not_before` to `now` and
+    /// at once, activates a fresh key at once, sets the global `not_before` (the kill switch) and
     /// optionally revokes every session, in one transaction; then reloads.
     pub fn emergency(&self, store: &dyn Store, now: u64, target: WithdrawTarget, revoke_sessions: bool)
         -> Result<Emergency, EmergencyError> {
@@ -280,9 +290,10 @@ impl Keys {
         };
         match store.emergency_rotate(&rotation)? {
             EmergencyOutcome::UnknownKid => Err(EmergencyError::UnknownKid),
-            EmergencyOutcome::Rotated { withdrawn, sessions_revoked } => {
+            EmergencyOutcome::RetryLater => Err(EmergencyError::RetryLater),
+            EmergencyOutcome::Rotated { withdrawn, not_before, sessions_revoked } => {
                 self.reload(store, now)?;
-                Ok(Emergency { kid: fresh.kid, withdrawn, not_before: now, sessions_revoked })
+                Ok(Emergency { kid: fresh.kid, withdrawn, not_before, sessions_revoked })
             }
         }
     }
@@ -347,7 +358,7 @@ fn verifier_for(jwks: &str, spec: &VerifierSpec) -> Result<Verifier, StoreError>
 mod tests {
     use super::*;
 
-    const POLICY: KeyPolicy = KeyPolicy { prepublication: 3600, rotation_interval: 10_000, retire_grace: 995 };
+    const POLICY: KeyPolicy = KeyPolicy { prepublication: 3600, rotation_interval: 10_000, retire_grace: 1027 };
 
     fn key(state: KeyState, activates_at: u64) -> StoredKey {
         StoredKey {

@@ -7,11 +7,17 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+// Lets the unit tests that need the test-only hooks reuse the integration-test harness
+// (`tests/common`), which names this crate by its package name.
+#[cfg(test)]
+extern crate self as edgetoken_origin;
+
 pub mod app;
 pub mod cleanup;
 pub mod clock;
 pub mod config;
 pub mod http;
+pub mod identifiers;
 pub mod keys;
 pub mod passwords;
 pub mod revocations;
@@ -19,3 +25,6 @@ pub mod sessions;
 pub mod store;
 pub mod throttle;
 pub mod tokens;
+
+#[cfg(test)]
+mod grant_races;

@@ -59,6 +59,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             };
             let e = app.keys.emergency(app.store.as_ref(), app.now(), target, revoke_sessions).map_err(|e| match e {
                 EmergencyError::UnknownKid => "no published or pending key has this kid; nothing changed".to_string(),
+                EmergencyError::RetryLater => "kill switches in quick succession; nothing changed, retry in a second".to_string(),
                 EmergencyError::Store(e) => e.to_string(),
             })?;
             println!("withdrawn: {}", e.withdrawn.join(", "));

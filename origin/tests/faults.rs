@@ -99,14 +99,15 @@ fn start_binary(db: &Path, port: u16) -> Child {
 }
 
 /// Creates the user and `n` sessions in the database before the binary starts (no argon2
-/// per session). Returns the first refresh token of each session.
-fn seed(db: &Path, n: usize) -> Vec<(String, String)> {
+/// per session). Returns the id, first refresh token and device secret of each session.
+fn seed(db: &Path, n: usize) -> Vec<(String, String, String)> {
     let app = edgetoken_origin::app::App::open(Config::with_db(db), Arc::new(edgetoken_origin::clock::SystemClock)).unwrap();
     let user = app.create_user(USER, "a-long-password", Role::User).unwrap();
+    let basis = edgetoken_origin::sessions::login_basis(&user, 0);
     (0..n)
         .map(|_| {
-            let i = edgetoken_origin::sessions::start(&app, &user, "storm", "127.0.0.1").unwrap();
-            (i.session.id, i.refresh_token)
+            let i = edgetoken_origin::sessions::start(&app, &user, &basis, "storm", "127.0.0.1", false).unwrap();
+            (i.session.id, i.refresh_token, i.device_secret.unwrap())
         })
         .collect()
 }
@@ -120,8 +121,16 @@ struct ClientState {
     ended: bool,
 }
 
-async fn post(http: &reqwest::Client, base: &str, path: &str, body: serde_json::Value) -> Result<(StatusCode, serde_json::Value), reqwest::Error> {
-    let r = http.post(format!("{base}{path}")).header("content-type", "application/json").body(body.to_string()).send().await?;
+/// POST `body` as the session's own client (presenting its device secret).
+async fn post(http: &reqwest::Client, base: &str, path: &str, body: serde_json::Value, device: &str)
+    -> Result<(StatusCode, serde_json::Value), reqwest::Error> {
+    let r = http
+        .post(format!("{base}{path}"))
+        .header("content-type", "application/json")
+        .header("x-device-secret", device)
+        .body(body.to_string())
+        .send()
+        .await?;
     let status = r.status();
     let v = serde_json::from_slice(&r.bytes().await?).unwrap_or(serde_json::Value::Null);
     Ok((status, v))
@@ -136,7 +145,7 @@ async fn kill_9_during_a_refresh_storm_loses_no_committed_rotation() {
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
     let states: Arc<Mutex<BTreeMap<String, ClientState>>> = Arc::new(Mutex::new(
-        sessions.iter().map(|(sid, t)| (sid.clone(), ClientState { received: vec![t.clone()], ended: false })).collect(),
+        sessions.iter().map(|(sid, t, _)| (sid.clone(), ClientState { received: vec![t.clone()], ended: false })).collect(),
     ));
     let mut kills = 0;
     let mut refreshes_ok = 0usize;
@@ -144,8 +153,9 @@ async fn kill_9_during_a_refresh_storm_loses_no_committed_rotation() {
         let mut child = start_binary(&db, port);
         let stop = Arc::new(AtomicBool::new(false));
         let mut tasks = Vec::new();
-        for (k, (sid, _)) in sessions.iter().enumerate() {
+        for (k, (sid, _, device)) in sessions.iter().enumerate() {
             let (http, base, states, stop, sid) = (http.clone(), base.clone(), states.clone(), stop.clone(), sid.clone());
+            let device = device.clone();
             tasks.push(tokio::spawn(async move {
                 let mut ok = 0usize;
                 let mut step = 0usize;
@@ -168,10 +178,10 @@ async fn kill_9_during_a_refresh_storm_loses_no_committed_rotation() {
                     };
                     // Two tabs at once on some sessions: both must get the same successor.
                     let twin = (k % 4 == 2).then(|| {
-                        let (http, base, body) = (http.clone(), base.clone(), body.clone());
-                        tokio::spawn(async move { post(&http, &base, path, body).await })
+                        let (http, base, body, device) = (http.clone(), base.clone(), body.clone(), device.clone());
+                        tokio::spawn(async move { post(&http, &base, path, body, &device).await })
                     });
-                    let res = post(&http, &base, path, body).await;
+                    let res = post(&http, &base, path, body, &device).await;
                     let twin = match twin {
                         Some(t) => t.await.unwrap().ok(),
                         None => None,
@@ -221,9 +231,10 @@ async fn kill_9_during_a_refresh_storm_loses_no_committed_rotation() {
     let mut child = start_binary(&db, port);
     let (mut live, mut ended) = (0, 0);
     let snapshot = states.lock().unwrap().clone();
+    let devices: BTreeMap<&String, &String> = sessions.iter().map(|(sid, _, d)| (sid, d)).collect();
     for (sid, st) in snapshot {
         let last = st.received.last().unwrap();
-        let (status, v) = post(&http, &base, "/api/refresh", json!({ "refresh_token": last })).await.unwrap();
+        let (status, v) = post(&http, &base, "/api/refresh", json!({ "refresh_token": last }), devices[&sid]).await.unwrap();
         if st.ended {
             ended += 1;
             assert_eq!(status, StatusCode::UNAUTHORIZED, "ended session {sid} refreshed: {v}");
@@ -282,11 +293,10 @@ async fn full_disk_gives_503_storage_unavailable_and_no_corruption() {
     let clock = Arc::new(ManualClock::new(T0));
     let h = Harness::open(db.clone(), clock.clone(), |_| {}).await;
     let pw = h.user(USER, Role::User);
-    let user = h.app.store.user_by_email(USER).unwrap().unwrap();
     let mut tokens: Vec<(String, String)> = (0..16)
         .map(|_| {
-            let i = edgetoken_origin::sessions::start(&h.app, &user, "disk", "127.0.0.1").unwrap();
-            (i.session.id, i.refresh_token)
+            let (sid, token, _) = h.start_session(USER);
+            (sid, token)
         })
         .collect();
     // Refresh until the 1 MiB file system is full (the WAL grows by a few pages per commit).
@@ -391,7 +401,7 @@ fn read_only_database_refuses_to_start_with_a_clear_error_and_stays_intact() {
     // The data is intact and the origin starts normally once the fault is gone.
     check_invariants(&rw.join("origin.db"));
     let app = edgetoken_origin::app::App::open(Config::with_db(rw.join("origin.db")), Arc::new(edgetoken_origin::clock::SystemClock)).unwrap();
-    for (_, t) in &sessions {
-        assert!(edgetoken_origin::sessions::refresh(&app, t).is_ok());
+    for (_, t, _) in &sessions {
+        assert!(edgetoken_origin::sessions::refresh(&app, t, None).is_ok());
     }
 }

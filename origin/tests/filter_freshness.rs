@@ -27,8 +27,7 @@ async fn harness() -> Harness {
 }
 
 fn token(h: &Harness) -> String {
-    let user = h.app.store.user_by_email(USER).unwrap().unwrap();
-    edgetoken_origin::sessions::start(&h.app, &user, "race", "127.0.0.1").unwrap().access_token
+    h.issue(USER).access_token
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -113,8 +112,7 @@ async fn a_revocation_marked_after_a_build_read_the_store_forces_a_rebuild() {
     let h = harness().await;
     let built = h.app.revocations.current(&h.app).unwrap();
     assert!(std::ptr::eq(&*built, &*h.app.revocations.current(&h.app).unwrap()), "fresh and unchanged: served as is");
-    let user = h.app.store.user_by_email(USER).unwrap().unwrap();
-    let sid = edgetoken_origin::sessions::start(&h.app, &user, "race", "127.0.0.1").unwrap().session.id;
+    let sid = h.issue(USER).session.id;
     // Commit a revocation without telling Revocations, then tell it (as the handlers do).
     assert!(h.app.store.revoke_session(&sid, edgetoken_origin::clock::Clock::now(&*h.clock), "test", h.app.config.revocation_window()).unwrap());
     assert!(std::ptr::eq(&*built, &*h.app.revocations.current(&h.app).unwrap()), "not marked yet: nothing forces a rebuild");

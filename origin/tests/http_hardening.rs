@@ -30,8 +30,14 @@ async fn cookie_login_sets_host_cookies_and_refresh_needs_the_csrf_header() {
     let csrf = login.s("csrf_token");
     assert_eq!(login.cookie("__Host-csrf").unwrap(), csrf);
 
+    let device = find("__Host-device");
+    for attr in ["Path=/", "Secure", "HttpOnly", "SameSite=Strict"] {
+        assert!(device.contains(attr), "{device} lacks {attr}");
+    }
+    assert!(login.body.get("device_secret").is_none(), "cookie mode keeps the device secret out of script's reach");
+    let device = login.cookie("__Host-device").unwrap();
     let jar = format!(
-        "__Host-refresh={}; __Host-access={}; __Host-csrf={csrf}",
+        "__Host-refresh={}; __Host-access={}; __Host-csrf={csrf}; __Host-device={device}",
         login.cookie("__Host-refresh").unwrap(),
         login.cookie("__Host-access").unwrap()
     );
@@ -55,7 +61,8 @@ async fn cookie_login_sets_host_cookies_and_refresh_needs_the_csrf_header() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_ne!(r.cookie("__Host-refresh").unwrap(), login.cookie("__Host-refresh").unwrap());
     assert_eq!(r.s("csrf_token"), csrf);
-    let jar2 = format!("__Host-refresh={}; __Host-csrf={csrf}", r.cookie("__Host-refresh").unwrap());
+    assert!(r.cookie("__Host-device").is_none(), "the device secret is set once, at login");
+    let jar2 = format!("__Host-refresh={}; __Host-csrf={csrf}; __Host-device={device}", r.cookie("__Host-refresh").unwrap());
     let out = h.req(Method::POST, "/api/logout", None, &[("cookie", &jar2), ("x-csrf-token", &csrf)]).await;
     assert_eq!(out.status, StatusCode::OK, "{}", out.body);
     assert!(out.set_cookies().iter().all(|c| c.contains("Max-Age=0")), "logout clears the cookies");
@@ -259,7 +266,8 @@ fn endpoints() -> Vec<Endpoint> {
 /// Fresh in-process session for `email` (no argon2): (access, refresh, session id).
 fn fresh(h: &Harness, email: &str) -> (String, String, String) {
     let user = h.app.store.user_by_email(email).unwrap().unwrap();
-    let i = edgetoken_origin::sessions::start(&h.app, &user, "hardening", "127.0.0.1").unwrap();
+    let basis = edgetoken_origin::sessions::login_basis(&user, h.app.store.session_epoch().unwrap());
+    let i = edgetoken_origin::sessions::start(&h.app, &user, &basis, "hardening", "127.0.0.1", false).unwrap();
     (i.access_token, i.refresh_token, i.session.id)
 }
 

@@ -18,13 +18,13 @@ use std::time::{Duration, Instant};
 
 const ADMIN: &str = "root@example.com";
 const USER: &str = "alice@example.com";
-/// Default retire grace: access ttl + clock tolerance + filter ttl + rebuild interval.
-const GRACE: u64 = 900 + 30 + 60 + 5;
+// Retired keys stay published for: revocation window (900 + 2 × 30) + the cut-offs' lead (2)
+// + filter ttl (60) + rebuild interval (5).
+const GRACE: u64 = 900 + 2 * 30 + 2 + 60 + 5;
 
 /// A fresh session of `email` without argon2: (access token, refresh token).
 fn session(h: &Harness, email: &str) -> (String, String) {
-    let user = h.app.store.user_by_email(email).unwrap().unwrap();
-    let i = edgetoken_origin::sessions::start(&h.app, &user, "keys-test", "127.0.0.1").unwrap();
+    let i = h.issue(email);
     (i.access_token, i.refresh_token)
 }
 
@@ -225,7 +225,8 @@ async fn emergency_rotation_withdraws_at_once_and_signs_with_a_fresh_key() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let k3 = r.s("kid");
     assert_eq!(r.body["withdrawn"], json!([k2, k1]), "the active key and the pending next key");
-    assert_eq!((r.body["not_before"].as_u64(), r.body["sessions_revoked"].as_u64()), (Some(now), Some(0)));
+    // The kill switch covers its own second: past every token minted so far.
+    assert_eq!((r.body["not_before"].as_u64(), r.body["sessions_revoked"].as_u64()), (Some(now + 1), Some(0)));
     assert!(r.body["filter_sequence"].as_u64().unwrap() > seq_before);
 
     // The JWKS has only the fresh key, at once; a cache holding the old ETag gets the new set.
@@ -274,6 +275,29 @@ async fn emergency_rotation_withdraws_at_once_and_signs_with_a_fresh_key() {
     edgetoken_origin::cleanup::run_once(&h.app).unwrap();
     assert_eq!(jwks_kids(&h).await, vec![k3.clone()]);
     assert_eq!(state_in(&keys_api(&h).await, &k1), "withdrawn");
+}
+
+#[tokio::test]
+async fn emergency_rotations_in_quick_succession_are_refused_without_a_change() {
+    let h = Harness::start().await;
+    h.user(ADMIN, Role::Admin);
+    let now = h.clock.now();
+    // Each emergency's kill switch lies past every token minted so far, the admin token of
+    // the previous call included: now + 1, then now + 2; a third in the same second would
+    // put new tokens' iat more than 2 s ahead, so it is refused and changes nothing.
+    for expected in [now + 1, now + 2] {
+        let r = h.post("/api/admin/keys/emergency-rotate", json!({}), Some(&admin(&h))).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(r.body["not_before"].as_u64(), Some(expected));
+    }
+    let before = (jwks_kids(&h).await, h.app.keys.current().active_kid.clone());
+    let r = h.post("/api/admin/keys/emergency-rotate", json!({}), Some(&admin(&h))).await;
+    assert_eq!((r.status, r.error()), (StatusCode::TOO_MANY_REQUESTS, "retry_later"), "{}", r.body);
+    assert_eq!(r.headers["retry-after"], "1");
+    assert_eq!((jwks_kids(&h).await, h.app.keys.current().active_kid.clone()), before, "nothing withdrawn, nothing activated");
+    h.clock.advance(1);
+    let r = h.post("/api/admin/keys/emergency-rotate", json!({}), Some(&admin(&h))).await;
+    assert_eq!(r.status, StatusCode::OK, "a second later it goes through: {}", r.body);
 }
 
 #[tokio::test]
@@ -532,7 +556,7 @@ async fn a_version_1_database_migrates_to_the_lifecycle_schema() {
         let mut stmt = conn.prepare("SELECT version FROM schema_version ORDER BY version").unwrap();
         stmt.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
     };
-    assert_eq!(versions, vec![1, 3]);
+    assert_eq!(versions, vec![1, 2, 3]);
     let (o, t, c) = (stored(&h, &old.kid), stored(&h, &twin.kid), stored(&h, &current.kid));
     assert_eq!((o.state, o.activates_at, o.publish_until), (KeyState::Retired, T0 - 5000, Some(T0 + 890)));
     assert_eq!((t.state, t.retired_at, t.publish_until), (KeyState::Retired, Some(T0 - 100), Some(T0 - 100 + 172_800)));
@@ -579,6 +603,10 @@ async fn emergency_rotations_racing_background_reloads_never_revert_to_a_withdra
     let mut reverted = 0;
     const ROUNDS: usize = 100;
     for _ in 0..ROUNDS {
+        // One emergency per second: each sets a kill switch past every token minted so far
+        // (the previous round's admin token included), and more than two in one second are
+        // refused with retry_later.
+        h.clock.advance(1);
         // The admin token is minted with the ring in force: a reverted ring signs it with
         // the key the previous round withdrew, and the origin refuses it.
         let r = h.post("/api/admin/keys/emergency-rotate", json!({}), Some(&admin(&h))).await;

@@ -70,7 +70,8 @@ async fn each_revocation_is_in_the_next_filter_and_rejected_by_the_core_verifier
     assert_eq!(v.verify(&d1.s("access_token"), h.now()).unwrap_err().code(), ErrorCode::Revoked);
     let st = v.revocation_status(h.now()).unwrap();
     assert!(st.sequence >= 4);
-    assert_eq!(st.window, 930);
+    // access ttl + 2 x clock tolerance (docs/revocation-format.md, "Window").
+    assert_eq!(st.window, 960);
     assert!(!st.stale);
 }
 
@@ -93,6 +94,7 @@ async fn restart_keeps_sessions_keys_and_the_filter_sequence() {
     tokio::task::yield_now().await;
 
     let h = Harness::open(db, clock, |_| {}).await;
+    h.remember_device(&login); // the client keeps its device secret across the restart
     assert_eq!(h.get("/.well-known/jwks.json", None).await.raw, jwks_before, "same keys after restart");
     // The old access token still verifies, the session still refreshes.
     h.verifier().await.verify(&login.s("access_token"), h.now()).unwrap();
@@ -127,6 +129,9 @@ async fn cleanup_deletes_dead_rows_in_bounded_batches() {
             ip: String::new(),
             revoked_at: None,
             revoked_reason: None,
+            device_hash: None,
+            device_required: false,
+            last_iat: 0,
         };
         let rec = RefreshRecord {
             id: format!("dead-{i}-r"),
@@ -136,8 +141,10 @@ async fn cleanup_deletes_dead_rows_in_bounded_batches() {
             created_at: s.created_at,
             rotated_at: None,
             successor_id: None,
+            rotated_with_device: false,
         };
-        store.create_session(&s, &rec).unwrap();
+        let basis = edgetoken_origin::sessions::login_basis(&user, 0);
+        store.create_session(&s, &rec, &basis, T0).unwrap().unwrap();
         store.add_revocation(RevocationKind::Sid, &s.id, T0 - 86_400, 930).unwrap();
     }
     // A live session with a long rotation history (older than the rotated-token retention).

@@ -22,11 +22,11 @@ async fn harness(grace: u64) -> Arc<Harness> {
     Arc::new(h)
 }
 
-/// A new session: (session id, first refresh token).
+/// A new session: (session id, first refresh token); its client's device secret is
+/// remembered by the harness, and `h.refresh` presents it.
 fn session(h: &Harness) -> (String, String) {
-    let user = h.app.store.user_by_email(USER).unwrap().unwrap();
-    let issued = edgetoken_origin::sessions::start(&h.app, &user, "race", "127.0.0.1").unwrap();
-    (issued.session.id, issued.refresh_token)
+    let (sid, token, _) = h.start_session(USER);
+    (sid, token)
 }
 
 /// Sends one refresh per token, all released at once by a barrier; results in input order.

@@ -192,9 +192,11 @@ async fn password_change_revokes_all_sessions_and_starts_a_fresh_one() {
     assert_eq!(h.refresh(&a.s("refresh_token")).await.error(), "session_ended");
     assert_eq!(h.refresh(&b.s("refresh_token")).await.error(), "session_ended");
     assert_eq!(h.get("/api/sessions", Some(&b.s("access_token"))).await.status, StatusCode::UNAUTHORIZED);
-    // The user's not_before is set to the change.
+    // The user's not_before covers the second of the change (tokens minted earlier in it
+    // die too); the fresh session's token is minted at the cut-off, not below it.
     let user = h.app.store.user_by_email(USER).unwrap().unwrap();
-    assert_eq!(user.not_before, Some(T0 + 5));
+    assert_eq!(user.not_before, Some(T0 + 6));
+    assert_eq!(h.verifier().await.verify(&c.s("access_token"), h.now()).unwrap().issued_at(), T0 + 6);
     // The fresh session works and is the only one.
     let list = h.get("/api/sessions", Some(&c.s("access_token"))).await;
     assert_eq!(list.status, StatusCode::OK);

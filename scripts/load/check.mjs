@@ -17,9 +17,11 @@ import { createHash } from "node:crypto";
 const args = process.argv.slice(2);
 const settleOut = args.includes("--settle") ? args.splice(args.indexOf("--settle"), 2)[1] : null;
 const [db, sessionsFile, url] = args;
-async function refresh(token) {
+// Session lines start with "sid:device_secret": the client presents its device secret.
+async function refresh(token, device) {
   const res = await fetch(`${url}/api/refresh`, {
-    method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ refresh_token: token }),
+    method: "POST", headers: { "content-type": "application/json", "x-device-secret": device ?? "" },
+    body: JSON.stringify({ refresh_token: token }),
   });
   return { status: res.status, body: await res.json() };
 }
@@ -28,8 +30,9 @@ if (settleOut) {
   const lines = readFileSync(sessionsFile, "utf8").trim().split("\n").map((l) => l.split(" "));
   for (const l of lines) {
     if (l[3] !== "inflight") continue;
-    const r = await refresh(l[1]);
-    if (r.status === 200 && r.body.session_id === l[0]) {
+    const [sid, device] = l[0].split(":");
+    const r = await refresh(l[1], device);
+    if (r.status === 200 && r.body.session_id === sid) {
       l.splice(1, 3, r.body.refresh_token, r.body.access_token);
       settled += 1;
     }
@@ -59,7 +62,8 @@ for (const line of sql(
 const clients = readFileSync(settleOut ?? sessionsFile, "utf8").trim().split("\n").map((l) => l.split(" "));
 let ok = 0, inflightGrace = 0;
 const lost = [];
-for (const [sid, refresh, , flag] of clients) {
+for (const [sidDevice, refresh, , flag] of clients) {
+  const sid = sidDevice.split(":")[0];
   const h = createHash("sha256").update(refresh).digest("hex").toUpperCase();
   const cur = current.get(sid);
   if (cur && cur.active && cur.hash === h) ok += 1;
@@ -74,8 +78,9 @@ if (url && !settleOut) {
   const todo = clients.filter((c) => c[3] !== "inflight");
   async function worker() {
     while (next < todo.length) {
-      const [sid, token] = todo[next++];
-      const { status, body: b } = await refresh(token);
+      const [sidDevice, token] = todo[next++];
+      const [sid, device] = sidDevice.split(":");
+      const { status, body: b } = await refresh(token, device);
       if (status === 200 && b.session_id === sid) refreshed += 1;
       else failed += 1;
     }

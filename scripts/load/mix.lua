@@ -3,7 +3,8 @@
 -- Run with one connection per thread (-t N -c N), so each thread has exactly one request
 -- in flight and knows which session a response belongs to. Environment:
 --   LOAD_MIX       e.g. "verify=70,refresh=25,login=5"
---   LOAD_SESSIONS  file of "sid refresh_token access_token" lines (the clients' sessions)
+--   LOAD_SESSIONS  file of "sid:device_secret refresh_token access_token" lines (the
+--                  clients' sessions; the device secret goes with every refresh)
 --   LOAD_USERS     file of "email password" lines (for logins)
 --   LOAD_OUT       prefix of the output files: <prefix>.json (figures), <prefix>.sessions
 --                  (every session the clients hold at the end, same format as LOAD_SESSIONS)
@@ -90,7 +91,8 @@ function request()
     next_refresh = next_refresh % #sessions + 1
     pending = { op = op, session = s }
     pending_sid = s.sid
-    return wrk.format("POST", "/api/refresh", { ["Content-Type"] = "application/json" },
+    return wrk.format("POST", "/api/refresh",
+      { ["Content-Type"] = "application/json", ["X-Device-Secret"] = s.sid:match(":(.*)$") or "" },
       '{"refresh_token":"' .. s.refresh .. '"}')
   elseif op == "verify" then
     local s = sessions[next_verify]
@@ -124,7 +126,7 @@ function response(status, headers, body)
     published[p.session.sid] = rt .. " " .. at
   elseif p.op == "login" then
     local s = {
-      sid = body:match('"session_id":"([^"]+)"'),
+      sid = body:match('"session_id":"([^"]+)"') .. ":" .. body:match('"device_secret":"([^"]+)"'),
       refresh = body:match('"refresh_token":"([^"]+)"'),
       access = body:match('"access_token":"([^"]+)"'),
     }

@@ -1,5 +1,6 @@
 // Logs in N sessions (token mode) for the load run: node seed.mjs URL USERS_FILE N OUT_FILE
-// Writes "sid refresh_token access_token" lines.
+// Writes "sid:device_secret refresh_token access_token" lines (the client keeps its device
+// secret with the session id and presents it on refresh, so its retries get the grace).
 import { readFileSync, writeFileSync } from "node:fs";
 
 const [url, usersFile, n, out] = process.argv.slice(2);
@@ -16,7 +17,7 @@ async function worker() {
     });
     const b = await res.json();
     if (res.status !== 200) throw new Error(`seed login: ${res.status} ${JSON.stringify(b)}`);
-    lines.push(`${b.session_id} ${b.refresh_token} ${b.access_token}`);
+    lines.push(`${b.session_id}:${b.device_secret} ${b.refresh_token} ${b.access_token}`);
   }
 }
 await Promise.all(Array.from({ length: 4 }, worker));

@@ -3,11 +3,11 @@
 use super::error::ApiError;
 use super::request::{blocking, Auth, Json, NoFields};
 use super::user::{json_response, session_value};
-use crate::app::App;
+use crate::app::{App, CreateUserError};
 use crate::keys;
 use crate::passwords;
 use crate::sessions;
-use crate::store::{Role, StoreError, StoredKey, WithdrawTarget};
+use crate::store::{Role, StoredKey, WithdrawTarget};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -107,18 +107,22 @@ pub async fn create_user(State(app): State<Arc<App>>, auth: Auth, body: Json<Cre
     let b = body.required()?;
     let role = Role::parse(b.role.as_deref().unwrap_or("user"))
         .ok_or_else(|| ApiError::bad_request("invalid_request", "role must be user or admin"))?;
-    let email = b.email.trim().to_string();
-    if email.is_empty() || email.len() > 320 || !email.contains('@') || email.chars().any(char::is_control) {
-        return Err(ApiError::bad_request("invalid_request", "email must be an e-mail address"));
-    }
+    // Checked before the password is hashed: a refused address costs no argon2 run.
+    let email = crate::identifiers::normalize_email(&b.email)
+        .map_err(|m| ApiError::bad_request("invalid_email", format!("email is refused: {m}")))?;
     let generated = b.password.is_none();
     let password = b.password.unwrap_or_else(passwords::generate);
     passwords::acceptable(&password).map_err(|m| ApiError::bad_request("weak_password", m))?;
     let pw = password.clone();
     let user = blocking(&app, move |app| match app.create_user(&email, &pw, role) {
         Ok(u) => Ok(u),
-        Err(StoreError::Conflict(_)) => Err(ApiError::new(StatusCode::CONFLICT, "email_taken", "a user with this e-mail exists")),
-        Err(e) => Err(ApiError::from(e)),
+        Err(CreateUserError::Taken) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "email_taken",
+            "a user with this e-mail address, or one that looks like it, exists",
+        )),
+        Err(CreateUserError::InvalidEmail(m)) => Err(ApiError::bad_request("invalid_email", m)),
+        Err(CreateUserError::Store(e)) => Err(ApiError::from(e)),
     })
     .await??;
     let mut body = json!({ "id": user.id, "email": user.email, "role": user.role.as_str() });
@@ -137,10 +141,24 @@ pub struct RevokeAllBody {
     sessions: bool,
 }
 
-/// `POST /api/admin/revoke-all`: the kill switch (global `not_before` = now).
+/// 429 `retry_later`: kill switches in quick succession would move the cut-off (and new
+/// tokens' `iat`) too far ahead of the clock; nothing changed.
+fn retry_later() -> ApiError {
+    let mut e = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "retry_later",
+        "kill switches in quick succession would move the cut-off too far ahead of the clock; nothing changed, retry in a second",
+    );
+    e.retry_after = Some(1);
+    e
+}
+
+/// `POST /api/admin/revoke-all`: the kill switch (global `not_before` past every token minted).
 pub async fn revoke_all(State(app): State<Arc<App>>, auth: Auth, Json(body): Json<RevokeAllBody>) -> Result<Response, ApiError> {
     require_admin(&auth)?;
-    let (not_before, n) = blocking(&app, move |app| sessions::revoke_all(app, body.is_some_and(|b| b.sessions))).await??;
+    let (not_before, n) = blocking(&app, move |app| sessions::revoke_all(app, body.is_some_and(|b| b.sessions)))
+        .await??
+        .ok_or_else(retry_later)?;
     Ok(json_response(StatusCode::OK, json!({ "not_before": not_before, "sessions_revoked": n }), &[]))
 }
 
@@ -215,6 +233,7 @@ pub async fn emergency_rotate(State(app): State<Arc<App>>, auth: Auth, Json(body
     let (e, sequence) = blocking(&app, move |app| -> Result<_, ApiError> {
         let e = app.keys.emergency(app.store.as_ref(), app.now(), target, sessions).map_err(|e| match e {
             keys::EmergencyError::UnknownKid => ApiError::not_found("no published or pending key has this kid"),
+            keys::EmergencyError::RetryLater => retry_later(),
             keys::EmergencyError::Store(e) => ApiError::from(e),
         })?;
         // The global not_before is committed and the signer changed: re-sign now, so the

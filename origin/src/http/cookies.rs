@@ -12,6 +12,11 @@ pub const ACCESS: &str = "__Host-access";
 pub const CSRF: &str = "__Host-csrf";
 /// The header that must echo the CSRF cookie on cookie-authenticated state changes.
 pub const CSRF_HEADER: &str = "x-csrf-token";
+/// The device secret of a browser session: HttpOnly, SameSite=Strict, set at login. Every
+/// refresh of the session must carry it (see `crate::sessions`); tabs share it.
+pub const DEVICE: &str = "__Host-device";
+/// The header in which token-mode clients present their device secret on refresh.
+pub const DEVICE_HEADER: &str = "x-device-secret";
 
 /// Value of cookie `name` in the request, if present (the first occurrence).
 pub fn get(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -39,9 +44,19 @@ pub fn session_cookies(access: &str, access_ttl: u64, refresh: &str, csrf: &str,
     ]
 }
 
+/// The `Set-Cookie` value of a new session's device secret.
+pub fn device_cookie(secret: &str, session_ttl: u64) -> String {
+    set(DEVICE, secret, session_ttl, true, "Strict")
+}
+
 /// `Set-Cookie` values that delete the session cookies.
 pub fn clear_all() -> Vec<String> {
-    vec![set(ACCESS, "", 0, true, "Lax"), set(REFRESH, "", 0, true, "Strict"), set(CSRF, "", 0, false, "Strict")]
+    vec![
+        set(ACCESS, "", 0, true, "Lax"),
+        set(REFRESH, "", 0, true, "Strict"),
+        set(CSRF, "", 0, false, "Strict"),
+        set(DEVICE, "", 0, true, "Strict"),
+    ]
 }
 
 /// Double submit: the `X-CSRF-Token` header must equal the `__Host-csrf` cookie. A

@@ -3,13 +3,13 @@
 use super::cookies;
 use super::error::ApiError;
 use crate::app::App;
-use crate::store::{Session, User};
+use crate::store::{GrantBasis, Session, User};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use edgetoken::UnixTime;
 use serde::de::DeserializeOwned;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 /// Runs blocking work (SQLite, argon2) on tokio's blocking pool.
@@ -73,7 +73,8 @@ pub struct NoFields {}
 
 /// Who is calling: IP and User-Agent (for the session list), and the raw headers.
 pub struct Client {
-    /// Client IP (the peer, or the first X-Forwarded-For hop when trusted).
+    /// Client IP: the peer, or behind `--trust-forwarded-for N` proxies the address the
+    /// N-th of them appended to X-Forwarded-For; always a parsed IP, never header text.
     pub ip: String,
     /// User-Agent header.
     pub user_agent: String,
@@ -87,18 +88,54 @@ impl FromRequestParts<Arc<App>> for Client {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
-        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
-        let forwarded = app
-            .config
-            .trust_forwarded_for
-            .then(|| parts.headers.get("x-forwarded-for")?.to_str().ok()?.split(',').next().map(|s| s.trim().to_string()))
-            .flatten()
-            .filter(|s| !s.is_empty());
-        let ip = forwarded.or(peer).unwrap_or_else(|| "unknown".into());
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+        let ip = match (peer, app.config.trust_forwarded_for) {
+            (None, _) => "unknown".to_string(),
+            (Some(peer), 0) => canonical(peer).to_string(),
+            (Some(peer), hops) => {
+                let forwarded: Vec<&str> = parts
+                    .headers
+                    .get_all("x-forwarded-for")
+                    .iter()
+                    .map(|v| v.to_str().map_err(|_| bad_forwarded("is not ASCII")))
+                    .collect::<Result<_, _>>()?;
+                client_ip(peer, &forwarded, hops)?.to_string()
+            }
+        };
         let user_agent =
             parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("").chars().take(256).collect();
         Ok(Client { ip, user_agent, headers: parts.headers.clone(), method: parts.method.clone() })
     }
+}
+
+fn canonical(ip: IpAddr) -> IpAddr {
+    // An IPv4 client on a dual-stack socket appears as ::ffff:a.b.c.d; one key per client.
+    ip.to_canonical()
+}
+
+fn bad_forwarded(why: &str) -> ApiError {
+    ApiError::bad_request("invalid_forwarded_for", format!("X-Forwarded-For {why}"))
+}
+
+/// The client address behind `hops` trusted proxies. `forwarded` are the X-Forwarded-For
+/// header lines in order; each proxy appends the address it received the request from, so
+/// walking from the right, past the peer (the nearest proxy) and the addresses the other
+/// trusted proxies added, the next one is the client as the outermost trusted proxy saw it.
+/// Everything further left was written by the client and is ignored. With fewer entries
+/// than proxies, the leftmost is taken (as Express does). The chosen entry must parse as an
+/// IP address; anything else is refused (400), never stored.
+pub fn client_ip(peer: IpAddr, forwarded: &[&str], hops: u8) -> Result<IpAddr, ApiError> {
+    let entries: Vec<&str> = forwarded.iter().flat_map(|line| line.split(',')).map(str::trim).collect();
+    if hops == 0 || entries.is_empty() {
+        return Ok(canonical(peer));
+    }
+    // The chain is entries..., peer; skip `hops - 1` entries from the right (the peer is hop 1).
+    let from_right = usize::from(hops - 1);
+    let chosen = entries.len().checked_sub(1 + from_right).map_or(entries[0], |i| entries[i]);
+    chosen
+        .parse::<IpAddr>()
+        .map(canonical)
+        .map_err(|_| bad_forwarded(&format!("entry {chosen:?} (added by a trusted proxy) is not an IP address")))
 }
 
 /// The bearer token of `Authorization: Bearer ...`, if any.
@@ -128,6 +165,20 @@ pub struct Auth {
     pub session: Session,
     /// Authenticated by cookie (responses then also use cookies).
     pub via_cookie: bool,
+    /// The global session epoch, read before the session and user were.
+    pub session_epoch: u64,
+}
+
+impl Auth {
+    /// The basis of a grant made by this session (password change, step-up).
+    pub fn basis(&self) -> GrantBasis {
+        GrantBasis {
+            user_id: self.user.id.clone(),
+            credential_version: self.user.credential_version,
+            session_epoch: self.session_epoch,
+            session_id: Some(self.session.id.clone()),
+        }
+    }
 }
 
 impl FromRequestParts<Arc<App>> for Auth {
@@ -153,6 +204,8 @@ pub fn authenticate(app: &App, token: &str, via_cookie: bool) -> Result<Auth, Ap
         .verify(token, UnixTime::from_secs(now))
         .map_err(|e| ApiError::unauthorized("invalid_token", format!("access token refused: {}", e.code().as_str())))?;
     let ended = || ApiError::unauthorized("session_ended", "the session has ended");
+    // Before the session and user: see `Auth::basis`.
+    let session_epoch = app.store.session_epoch()?;
     let sid = claims.session_id().ok_or_else(|| ApiError::unauthorized("invalid_token", "the token has no sid"))?;
     let session = app.store.session(sid)?.filter(|s| s.is_active(now)).ok_or_else(ended)?;
     if Some(session.user_id.as_str()) != claims.subject() {
@@ -165,5 +218,5 @@ pub fn authenticate(app: &App, token: &str, via_cookie: bool) -> Result<Auth, Ap
     if app.store.global_not_before(now)?.is_some_and(|nb| claims.issued_at() < nb) {
         return Err(ApiError::unauthorized("session_ended", "every token issued before the global cut-off was revoked"));
     }
-    Ok(Auth { user, session, via_cookie })
+    Ok(Auth { user, session, via_cookie, session_epoch })
 }

@@ -3,10 +3,10 @@
 use super::cookies;
 use super::error::ApiError;
 use super::request::{access_token, authenticate, bearer, blocking, Auth, Client, Json, NoFields};
-use crate::app::{normalize_email, App};
+use crate::app::{login_name, App};
 use crate::passwords;
-use crate::sessions::{self, Issued, RefreshError};
-use crate::store::Session;
+use crate::sessions::{self, GrantError, Issued, RefreshError};
+use crate::store::{GrantBasis, GrantRefused, Session, User};
 use crate::tokens;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -73,16 +73,24 @@ fn issued_response(app: &App, issued: &Issued, mode: Mode) -> Response {
         "session_expires_at": s.ends_at,
         "sensitive": s.sensitive,
     });
+    let session_ttl = s.absolute_expires_at.saturating_sub(now);
     let cookies = match mode {
         Mode::Token => {
             body["refresh_token"] = json!(issued.refresh_token);
+            if let Some(device) = &issued.device_secret {
+                body["device_secret"] = json!(device);
+            }
             Vec::new()
         }
         Mode::Cookie => {
             let csrf = tokens::csrf_token(&app.refresh_secret, &s.id);
             body["csrf_token"] = json!(csrf);
-            let session_ttl = s.absolute_expires_at.saturating_sub(now);
-            cookies::session_cookies(&issued.access_token, app.config.access_ttl, &issued.refresh_token, &csrf, session_ttl)
+            let mut set =
+                cookies::session_cookies(&issued.access_token, app.config.access_ttl, &issued.refresh_token, &csrf, session_ttl);
+            if let Some(device) = &issued.device_secret {
+                set.push(cookies::device_cookie(device, session_ttl));
+            }
+            set
         }
     };
     json_response(StatusCode::OK, body, &cookies)
@@ -108,8 +116,9 @@ fn too_many(retry: u64) -> ApiError {
     e
 }
 
-/// Checks a password for `email` under the throttle. `Ok(None)`: wrong credentials.
-async fn check_password(app: &Arc<App>, email: String, password: String, ip: &str) -> Result<Option<crate::store::User>, ApiError> {
+/// Checks a password for `email` under the throttle. `Ok(None)`: wrong credentials. With
+/// the user comes the basis of a login, read before the password check.
+async fn check_password(app: &Arc<App>, email: String, password: String, ip: &str) -> Result<Option<(User, GrantBasis)>, ApiError> {
     let account_key = format!("account:{email}");
     let ip_key = format!("ip:{ip}");
     let now = app.now();
@@ -117,11 +126,16 @@ async fn check_password(app: &Arc<App>, email: String, password: String, ip: &st
     // Reserved until the outcome is known: parallel guesses cannot overtake the limit.
     let attempt = app.throttle.begin(&limits, now).map_err(too_many)?;
     let user = blocking(app, move |app| -> Result<_, ApiError> {
+        // The epoch first: a kill switch between the two reads is then still detected.
+        let epoch = app.store.session_epoch()?;
         let user = app.store.user_by_email(&email)?;
         // Unknown accounts cost one argon2 verification too: no timing oracle for e-mails.
         let hash = user.as_ref().map(|u| u.password_hash.as_str()).unwrap_or(passwords::dummy_hash());
         let ok = passwords::verify(&password, hash);
-        Ok(user.filter(|_| ok))
+        Ok(user.filter(|_| ok).map(|u| {
+            let basis = sessions::login_basis(&u, epoch);
+            (u, basis)
+        }))
     })
     .await??;
     match &user {
@@ -137,13 +151,37 @@ pub async fn login(State(app): State<Arc<App>>, client: Client, body: Json<Login
     if b.email.len() > 320 || b.password.len() > passwords::MAX_PASSWORD_LEN {
         return Err(ApiError::bad_request("invalid_request", "e-mail or password too long"));
     }
-    let user = check_password(&app, normalize_email(&b.email), b.password, &client.ip).await?;
-    let Some(user) = user else {
+    let user = check_password(&app, login_name(&b.email), b.password, &client.ip).await?;
+    let Some((user, basis)) = user else {
         return Err(ApiError::unauthorized("invalid_credentials", "wrong e-mail or password"));
     };
-    let (ua, ip) = (client.user_agent.clone(), client.ip.clone());
-    let issued = blocking(&app, move |app| sessions::start(app, &user, &ua, &ip)).await??;
+    let (ua, ip, browser) = (client.user_agent.clone(), client.ip.clone(), b.mode == Mode::Cookie);
+    let issued = blocking(&app, move |app| sessions::start(app, &user, &basis, &ua, &ip, browser)).await?.map_err(grant_error)?;
     Ok(issued_response(&app, &issued, b.mode))
+}
+
+/// The answer to a grant refused inside its transaction.
+fn grant_error(e: GrantError) -> ApiError {
+    match e {
+        GrantError::Store(e) => e.into(),
+        GrantError::Refused(GrantRefused::CredentialsChanged) => ApiError::unauthorized(
+            "credentials_changed",
+            "the account's password or sessions changed while this request was checked; sign in again",
+        ),
+        GrantError::Refused(GrantRefused::SessionEnded) => {
+            ApiError::unauthorized("session_ended", "the session ended while this request was checked")
+        }
+    }
+}
+
+/// The SHA-256 of the device secret a refresh presents: `X-Device-Secret`, else the
+/// `__Host-device` cookie.
+fn presented_device(client: &Client) -> Option<[u8; 32]> {
+    let header = client.headers.get(cookies::DEVICE_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
+    header
+        .or_else(|| cookies::get(&client.headers, cookies::DEVICE))
+        .filter(|d| !d.is_empty() && d.len() <= 512)
+        .map(|d| sessions::device_hash(&d))
 }
 
 /// `POST /api/refresh` and `POST /api/logout` body.
@@ -175,7 +213,8 @@ pub async fn refresh(State(app): State<Arc<App>>, client: Client, body: Json<Ref
     if token.len() > 512 {
         return Err(ApiError::unauthorized("invalid_refresh_token", "unknown refresh token"));
     }
-    let result = blocking(&app, move |app| sessions::refresh(app, &token)).await?;
+    let device = presented_device(&client);
+    let result = blocking(&app, move |app| sessions::refresh(app, &token, device.as_ref())).await?;
     let err = match result {
         Ok(issued) => return Ok(issued_response(&app, &issued, mode)),
         Err(RefreshError::Store(e)) => return Err(e.into()),
@@ -184,6 +223,10 @@ pub async fn refresh(State(app): State<Arc<App>>, client: Client, body: Json<Ref
         Err(RefreshError::Reuse) => ApiError::unauthorized(
             "refresh_token_reused",
             "this refresh token was already used; the session has been revoked",
+        ),
+        Err(RefreshError::DeviceMismatch) => ApiError::unauthorized(
+            "device_mismatch",
+            "this refresh did not come from the device the session belongs to; the session has been revoked",
         ),
     };
     Err(if mode == Mode::Cookie { err.clearing_cookies() } else { err })
@@ -242,10 +285,11 @@ pub async fn change_password(State(app): State<Arc<App>>, client: Client, auth: 
     if check_password(&app, auth.user.email.clone(), b.current_password, &client.ip).await?.is_none() {
         return Err(ApiError::forbidden("wrong_password", "the current password is wrong"));
     }
-    let (user, ua, ip, new) = (auth.user, client.user_agent, client.ip, b.new_password);
+    let basis = auth.basis();
+    let (user, ua, ip, new, browser) = (auth.user, client.user_agent, client.ip, b.new_password, auth.via_cookie);
     let issued = blocking(&app, move |app| -> Result<Issued, ApiError> {
         let hash = passwords::hash(&new).map_err(ApiError::internal)?;
-        Ok(sessions::change_password(app, &user, &hash, &ua, &ip)?)
+        sessions::change_password(app, &user, &basis, &hash, &ua, &ip, browser).map_err(grant_error)
     })
     .await??;
     let mode = if auth.via_cookie { Mode::Cookie } else { Mode::Token };
@@ -267,8 +311,9 @@ pub async fn step_up(State(app): State<Arc<App>>, client: Client, auth: Auth, bo
     {
         return Err(ApiError::forbidden("wrong_password", "the password is wrong"));
     }
+    let basis = auth.basis();
     let session = auth.session;
-    let ends = blocking(&app, move |app| sessions::step_up(app, &session)).await??;
+    let ends = blocking(&app, move |app| sessions::step_up(app, &session, &basis)).await?.map_err(grant_error)?;
     Ok(json_response(StatusCode::OK, json!({ "sensitive": true, "session_expires_at": ends }), &[]))
 }
 

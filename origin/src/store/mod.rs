@@ -35,6 +35,10 @@ impl fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {}
 
+/// How far ahead of the clock a global cut-off (and so the `iat` of tokens minted at it)
+/// may be: every edge's clock tolerance must be at least this.
+pub const KILL_SWITCH_MAX_AHEAD: u64 = 2;
+
 /// Result of a store operation.
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -81,6 +85,9 @@ pub struct User {
     pub not_before: Option<u64>,
     /// Creation time.
     pub created_at: u64,
+    /// Bumped by every change that ends all of the user's sessions (password change,
+    /// logout-all, admin revocation); see [`GrantBasis`].
+    pub credential_version: u64,
 }
 
 /// A login session: one refresh-token chain, the `sid` claim.
@@ -109,6 +116,13 @@ pub struct Session {
     pub revoked_at: Option<u64>,
     /// Why it was revoked (`logout`, `reuse_detected`, `password_change`, ...).
     pub revoked_reason: Option<String>,
+    /// SHA-256 of the device secret handed out at login; `None` for sessions made before
+    /// schema version 2 (they never prove a device, so they get no grace).
+    pub device_hash: Option<[u8; 32]>,
+    /// Browser session: every refresh must prove the device (the cookie is always sent).
+    pub device_required: bool,
+    /// `iat` of the newest access token minted for the session (0 if unknown).
+    pub last_iat: u64,
 }
 
 impl Session {
@@ -145,6 +159,8 @@ pub struct RefreshRecord {
     pub rotated_at: Option<u64>,
     /// The record that replaced it.
     pub successor_id: Option<String>,
+    /// The rotation was made by a request that proved the session's device.
+    pub rotated_with_device: bool,
 }
 
 /// Everything the refresh policy needs, read inside the transaction.
@@ -158,6 +174,42 @@ pub struct RefreshView {
     pub successor: Option<RefreshRecord>,
 }
 
+/// What a grant (a new session, a password change, a step-up) was decided on, read when
+/// its checks began (before the password check). The store compares it again inside the
+/// transaction that applies the grant, so nothing that ended the user's sessions in between
+/// (a password change, logout-all, an admin or global revocation) is undone by the grant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GrantBasis {
+    /// The user.
+    pub user_id: String,
+    /// The user's credential version when the checks began.
+    pub credential_version: u64,
+    /// The global session epoch (bumped by the kill switch with `sessions`) then.
+    pub session_epoch: u64,
+    /// For grants made by an authenticated session (password change, step-up): that
+    /// session, which must still be active.
+    pub session_id: Option<String>,
+}
+
+/// Why a grant was refused inside its transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GrantRefused {
+    /// The user's credentials or sessions were changed or revoked since the checks began.
+    CredentialsChanged,
+    /// The caller's own session ended (revoked or timed out) since it was authenticated.
+    SessionEnded,
+}
+
+/// A grant that was applied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Granted {
+    /// The `iat` to mint: `max(now, user's not_before, global not_before)`, so a token is
+    /// never below a cut-off already set (it may be up to one second in the future).
+    pub iat: u64,
+    /// Sessions revoked by the grant (password change), else 0.
+    pub revoked: u64,
+}
+
 /// What the refresh policy decided; the store applies it in the same transaction.
 #[derive(Clone, Debug)]
 pub enum RefreshDecision {
@@ -167,14 +219,17 @@ pub enum RefreshDecision {
         successor: RefreshRecord,
         /// New `ends_at` of the session.
         ends_at: u64,
+        /// The request proved the session's device (see `RefreshRecord::rotated_with_device`).
+        with_device: bool,
     },
     /// The token was replaced within the grace: hand out the same successor again.
     Reissue {
         /// New `ends_at` of the session.
         ends_at: u64,
     },
-    /// Reuse of a replaced token: revoke the whole session.
-    Reuse,
+    /// Reuse of a replaced token, or a refresh that failed the device check: revoke the
+    /// whole session, with this reason.
+    Reuse(&'static str),
     /// The session has ended (revoked or expired): refuse, change nothing.
     Ended,
 }
@@ -192,11 +247,15 @@ pub enum RefreshOutcome {
         session: Session,
         /// The record whose token the client now holds.
         current: RefreshRecord,
+        /// The `iat` to mint (see [`Granted::iat`]).
+        iat: u64,
     },
     /// Reuse detected; the session is now revoked.
     ReuseRevoked {
         /// The revoked session's id.
         session_id: String,
+        /// The revocation reason the policy gave.
+        reason: &'static str,
     },
     /// The session had ended.
     Ended,
@@ -333,11 +392,16 @@ pub enum EmergencyOutcome {
     Rotated {
         /// Kids withdrawn.
         withdrawn: Vec<String>,
+        /// The global cut-off set (past every token minted so far; see `kill_switch`).
+        not_before: u64,
         /// Sessions revoked (0 without `revoke_sessions`).
         sessions_revoked: u64,
     },
     /// No key with the requested kid that is not withdrawn yet; nothing changed.
     UnknownKid,
+    /// The kill switch's cut-off would run more than [`KILL_SWITCH_MAX_AHEAD`] seconds ahead
+    /// of the clock (kill switches in quick succession); nothing changed: retry in a second.
+    RetryLater,
 }
 
 /// Cut-offs for one cleanup pass.
@@ -371,18 +435,27 @@ pub struct CleanupCounts {
 /// The origin's persistent state. Each method is one transaction.
 pub trait Store: Send + Sync + 'static {
     // --- users
-    /// Inserts a user; `Conflict` if the e-mail address is taken.
-    fn create_user(&self, user: &User) -> StoreResult<()>;
+    /// Inserts a user with the UTS #39 `skeleton` of its e-mail; `Conflict` if the address,
+    /// or one with the same skeleton (a look-alike), is taken.
+    fn create_user(&self, user: &User, skeleton: &str) -> StoreResult<()>;
+    /// Fills the skeleton of users stored before schema version 2 with `skeleton(email)`.
+    /// Returns how many were filled.
+    fn fill_missing_skeletons(&self, skeleton: &dyn Fn(&str) -> String) -> StoreResult<u64>;
     /// A user by (lower-cased) e-mail.
     fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
     /// A user by id.
     fn user_by_id(&self, id: &str) -> StoreResult<Option<User>>;
-    /// Replaces a user's password hash (no revocation: see `change_password`).
+    /// Replaces a user's password hash and bumps the credential version (logins checked
+    /// against the old password fail), without revoking sessions: see `change_password`.
     fn set_password_hash(&self, user_id: &str, hash: &str) -> StoreResult<()>;
+    /// The global session epoch (part of a [`GrantBasis`]).
+    fn session_epoch(&self) -> StoreResult<u64>;
 
     // --- sessions
-    /// Inserts a session and its first refresh record.
-    fn create_session(&self, session: &Session, first: &RefreshRecord) -> StoreResult<()>;
+    /// Inserts a session and its first refresh record if `basis` still holds; the
+    /// session's `last_iat` is set to the returned `iat`.
+    fn create_session(&self, session: &Session, first: &RefreshRecord, basis: &GrantBasis, now: u64)
+        -> StoreResult<Result<Granted, GrantRefused>>;
     /// A session by id.
     fn session(&self, id: &str) -> StoreResult<Option<Session>>;
     /// The refresh record with this token hash, and its session (no change).
@@ -401,20 +474,23 @@ pub trait Store: Send + Sync + 'static {
     /// Revokes one session (if active) and records a `sid` revocation until
     /// `now + window`. Returns whether it was active.
     fn revoke_session(&self, id: &str, now: u64, reason: &str, window: u64) -> StoreResult<bool>;
-    /// Revokes every session of the user, sets the user's `not_before` to `now` and
-    /// records the revocations. Optionally replaces the password hash and starts a fresh
-    /// session, all in the same transaction. Returns the number of sessions revoked.
-    fn revoke_user(
+    /// Revokes every session of the user, sets the user's `not_before` past every token
+    /// minted for it (at least `now + 1`, so the cut-off covers its own second), bumps the
+    /// credential version and records the revocations. Returns the number of sessions revoked.
+    fn revoke_user(&self, user_id: &str, now: u64, reason: &str, window: u64) -> StoreResult<u64>;
+    /// A password change, in one transaction, if `basis` (with the caller's session) still
+    /// holds: everything `revoke_user` does, then the new hash, then the `fresh` session.
+    fn change_password(
         &self,
-        user_id: &str,
+        basis: &GrantBasis,
+        new_hash: &str,
+        fresh: (&Session, &RefreshRecord),
         now: u64,
-        reason: &str,
         window: u64,
-        new_password_hash: Option<&str>,
-        fresh: Option<(&Session, &RefreshRecord)>,
-    ) -> StoreResult<u64>;
-    /// Marks a session sensitive (step-up) with a new `ends_at`.
-    fn mark_sensitive(&self, id: &str, ends_at: u64) -> StoreResult<()>;
+    ) -> StoreResult<Result<Granted, GrantRefused>>;
+    /// A step-up: marks the caller's session (in `basis`) sensitive with a new `ends_at`, if
+    /// `basis` still holds.
+    fn step_up(&self, basis: &GrantBasis, ends_at: u64, now: u64) -> StoreResult<Result<(), GrantRefused>>;
     /// The user's sessions active at `now`, newest first.
     fn user_sessions(&self, user_id: &str, now: u64) -> StoreResult<Vec<Session>>;
     /// Admin search: `query` matches an e-mail substring or a user id; `state` is
@@ -427,9 +503,13 @@ pub trait Store: Send + Sync + 'static {
     fn add_revocation(&self, kind: RevocationKind, value: &str, now: u64, window: u64) -> StoreResult<()>;
     /// The revocations whose window has not passed at `now`.
     fn revocations_in_window(&self, now: u64) -> StoreResult<RevocationSet>;
-    /// Marks every active session revoked (the kill switch's "sessions" option). The global
-    /// cut-off recorded with it covers their access tokens, so no sid records are added.
-    fn revoke_all_sessions(&self, now: u64, reason: &str) -> StoreResult<u64>;
+    /// The kill switch, in one transaction: records a global cut-off past every token
+    /// minted so far (at least `now + 1`) and, with `revoke_sessions`, revokes every active
+    /// session and bumps the session epoch (the cut-off covers their access tokens, so no
+    /// sid records are added). Returns the cut-off and the number of sessions revoked, or
+    /// `None` (nothing changed) if the cut-off would be more than
+    /// [`KILL_SWITCH_MAX_AHEAD`] seconds ahead of `now` (kill switches in quick succession).
+    fn kill_switch(&self, now: u64, window: u64, revoke_sessions: bool, reason: &str) -> StoreResult<Option<(u64, u64)>>;
     /// The latest global cut-off still inside its window at `now`, if any.
     fn global_not_before(&self, now: u64) -> StoreResult<Option<u64>>;
     /// Increments and returns a persisted monotonic counter (the filter sequence).

@@ -16,6 +16,7 @@ use std::time::Duration;
 /// independent of each other's tables.
 const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("../../migrations/sqlite/0001_init.sql")),
+    (2, include_str!("../../migrations/sqlite/0002_session_integrity.sql")),
     (3, include_str!("../../migrations/sqlite/0003_key_lifecycle.sql")),
 ];
 
@@ -23,9 +24,14 @@ const MIGRATIONS: &[(u32, &str)] = &[
 const POOL_SIZE: usize = 4;
 
 const SESSION_COLS: &str = "s.id, s.user_id, s.created_at, s.last_seen_at, s.absolute_expires_at, s.ends_at, \
-     s.sensitive, s.user_agent, s.ip, s.revoked_at, s.revoked_reason";
-const REFRESH_COLS: &str = "id, session_id, token_hash, nonce, created_at, rotated_at, successor_id";
-const USER_COLS: &str = "id, email, password_hash, role, not_before, created_at";
+     s.sensitive, s.user_agent, s.ip, s.revoked_at, s.revoked_reason, s.device_hash, s.device_required, s.last_iat";
+/// Columns after `SESSION_COLS` start here (listings join the owner's e-mail).
+const SESSION_COL_COUNT: usize = 14;
+const REFRESH_COLS: &str = "id, session_id, token_hash, nonce, created_at, rotated_at, successor_id, rotated_with_device";
+const USER_COLS: &str = "id, email, password_hash, role, not_before, created_at, credential_version";
+/// The newest `iat` minted for a session: rows older than schema version 2 minted
+/// `iat = last_seen_at`.
+const SESSION_MAX_IAT: &str = "MAX(last_iat, last_seen_at)";
 
 fn backend(e: rusqlite::Error) -> StoreError {
     use rusqlite::ErrorCode::*;
@@ -68,6 +74,7 @@ fn user_from(row: &Row<'_>) -> rusqlite::Result<User> {
         role: Role::parse(&role).unwrap_or(Role::User),
         not_before: row.get::<_, Option<i64>>(4)?.map(from_sql),
         created_at: from_sql(row.get(5)?),
+        credential_version: from_sql(row.get(6)?),
     })
 }
 
@@ -84,6 +91,9 @@ fn session_from(row: &Row<'_>) -> rusqlite::Result<Session> {
         ip: row.get(8)?,
         revoked_at: row.get::<_, Option<i64>>(9)?.map(from_sql),
         revoked_reason: row.get(10)?,
+        device_hash: row.get::<_, Option<Vec<u8>>>(11)?.map(hash32),
+        device_required: row.get::<_, i64>(12)? != 0,
+        last_iat: from_sql(row.get(13)?),
     })
 }
 
@@ -96,6 +106,7 @@ fn refresh_from(row: &Row<'_>) -> rusqlite::Result<RefreshRecord> {
         created_at: from_sql(row.get(4)?),
         rotated_at: row.get::<_, Option<i64>>(5)?.map(from_sql),
         successor_id: row.get(6)?,
+        rotated_with_device: row.get::<_, i64>(7)? != 0,
     })
 }
 
@@ -259,19 +270,51 @@ fn retire_active(tx: &Transaction<'_>, now: u64, publish_until: u64) -> rusqlite
     Ok(())
 }
 
-fn revoke_all_sessions_tx(tx: &Transaction<'_>, now: u64, reason: &str) -> rusqlite::Result<u64> {
-    tx.execute(
+/// The kill switch inside `tx`: a global cut-off past every token minted so far and,
+/// with `revoke_sessions`, every session revoked and the session epoch bumped (grants that
+/// began before it are refused). Returns `(cut-off, sessions revoked)`, or `None` (nothing
+/// written) when the cut-off would run more than `max_ahead` seconds ahead of `now`.
+fn kill_switch_tx(
+    tx: &Transaction<'_>,
+    now: u64,
+    window: u64,
+    revoke_sessions: bool,
+    reason: &str,
+    max_ahead: u64,
+) -> rusqlite::Result<Option<(u64, u64)>> {
+    // Past every token minted so far, even one minted ahead of the clock (at an earlier
+    // cut-off of this second) or by a refresh whose clock reading was later than this one's:
+    // there are no sid records to cover those here.
+    let newest: Option<i64> = tx.query_row(&format!("SELECT MAX({SESSION_MAX_IAT}) FROM sessions"), [], |r| r.get(0))?;
+    let earlier: Option<i64> =
+        tx.query_row("SELECT MAX(revoked_at) FROM revocations WHERE kind = 'global_not_before'", [], |r| r.get(0))?;
+    let cutoff = now.max(newest.map_or(0, from_sql)).saturating_add(1).max(earlier.map_or(0, from_sql));
+    // Each kill switch in one second moves the cut-off (and new tokens' iat) a second
+    // further ahead; past a bound, edges would refuse new tokens as issued in the future.
+    if cutoff > now.saturating_add(max_ahead) {
+        return Ok(None);
+    }
+    add_revocation_tx(tx, RevocationKind::GlobalNotBefore, "", cutoff, window)?;
+    if !revoke_sessions {
+        return Ok(Some((cutoff, 0)));
+    }
+    let n = tx.execute(
         "UPDATE sessions SET revoked_at = ?1, revoked_reason = ?2, ends_at = MIN(ends_at, ?1) \
          WHERE revoked_at IS NULL AND ends_at > ?1",
         params![to_sql(now), reason],
-    )
-    .map(|n| n as u64)
+    )?;
+    tx.execute(
+        "INSERT INTO counters (name, value) VALUES (?1, 1) ON CONFLICT (name) DO UPDATE SET value = value + 1",
+        [SESSION_EPOCH],
+    )?;
+    Ok(Some((cutoff, n as u64)))
 }
 
 fn insert_session(tx: &Transaction<'_>, s: &Session) -> rusqlite::Result<()> {
     tx.execute(
         "INSERT INTO sessions (id, user_id, created_at, last_seen_at, absolute_expires_at, ends_at, sensitive, \
-         user_agent, ip, revoked_at, revoked_reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL, NULL)",
+         user_agent, ip, revoked_at, revoked_reason, device_hash, device_required, last_iat) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL, NULL, ?10, ?11, ?12)",
         params![
             s.id,
             s.user_id,
@@ -281,7 +324,10 @@ fn insert_session(tx: &Transaction<'_>, s: &Session) -> rusqlite::Result<()> {
             to_sql(s.ends_at),
             s.sensitive as i64,
             s.user_agent,
-            s.ip
+            s.ip,
+            s.device_hash.as_ref().map(|h| &h[..]),
+            s.device_required as i64,
+            to_sql(s.last_iat)
         ],
     )?;
     Ok(())
@@ -320,27 +366,140 @@ fn add_revocation_tx(
     Ok(())
 }
 
-/// Revokes an active session; returns whether it was active.
+/// Revokes an active session; returns whether it was active. The sid record lives for
+/// `window` after the newest token minted for the session (or after `now`, if later): a
+/// refresh that committed just before this revocation, with a later clock reading than
+/// this one's, is still covered.
 fn revoke_session_tx(tx: &Transaction<'_>, id: &str, now: u64, reason: &str, window: u64) -> rusqlite::Result<bool> {
-    let changed = tx.execute(
-        "UPDATE sessions SET revoked_at = ?2, revoked_reason = ?3, ends_at = MIN(ends_at, ?2) \
-         WHERE id = ?1 AND revoked_at IS NULL",
-        params![id, to_sql(now), reason],
+    let newest_iat: Option<i64> = tx
+        .query_row(
+            &format!("UPDATE sessions SET revoked_at = ?2, revoked_reason = ?3, ends_at = MIN(ends_at, ?2) \
+             WHERE id = ?1 AND revoked_at IS NULL RETURNING {SESSION_MAX_IAT}"),
+            params![id, to_sql(now), reason],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(newest_iat) = newest_iat else { return Ok(false) };
+    tx.execute(
+        "INSERT INTO revocations (kind, value, revoked_at, expires_at) VALUES ('sid', ?1, ?2, ?3)",
+        params![id, to_sql(now), to_sql(now.max(from_sql(newest_iat)).saturating_add(window))],
     )?;
-    if changed > 0 {
-        add_revocation_tx(tx, RevocationKind::Sid, id, now, window)?;
+    Ok(true)
+}
+
+/// The `iat` a token minted now for `user_id` must have: never below a cut-off in force.
+fn mint_iat(tx: &Transaction<'_>, user_id: &str, now: u64) -> rusqlite::Result<u64> {
+    let user_nb: Option<i64> =
+        tx.query_row("SELECT not_before FROM users WHERE id = ?1", [user_id], |r| r.get(0)).optional()?.flatten();
+    let global_nb: Option<i64> = tx.query_row(
+        "SELECT MAX(revoked_at) FROM revocations WHERE kind = 'global_not_before' AND expires_at > ?1",
+        [to_sql(now)],
+        |r| r.get(0),
+    )?;
+    Ok(now.max(user_nb.map_or(0, from_sql)).max(global_nb.map_or(0, from_sql)))
+}
+
+/// The global session epoch (0 until the first kill switch with `sessions`).
+fn session_epoch_tx(c: &Connection) -> rusqlite::Result<u64> {
+    c.query_row("SELECT value FROM counters WHERE name = ?1", [SESSION_EPOCH], |r| r.get::<_, i64>(0))
+        .optional()
+        .map(|v| v.map_or(0, from_sql))
+}
+
+/// Name of the counter behind the global session epoch.
+const SESSION_EPOCH: &str = "session_epoch";
+
+/// Re-checks a grant's basis inside its transaction.
+fn check_basis(tx: &Transaction<'_>, basis: &GrantBasis, now: u64) -> rusqlite::Result<Result<(), GrantRefused>> {
+    let version: Option<i64> = tx
+        .query_row("SELECT credential_version FROM users WHERE id = ?1", [&basis.user_id], |r| r.get(0))
+        .optional()?;
+    if version.map(from_sql) != Some(basis.credential_version) || session_epoch_tx(tx)? != basis.session_epoch {
+        return Ok(Err(GrantRefused::CredentialsChanged));
     }
-    Ok(changed > 0)
+    if let Some(id) = &basis.session_id {
+        let active = get_session(tx, id)?.is_some_and(|s| s.user_id == basis.user_id && s.is_active(now));
+        if !active {
+            return Ok(Err(GrantRefused::SessionEnded));
+        }
+    }
+    Ok(Ok(()))
+}
+
+/// Revokes every session of a user, sets its cut-off past every token minted for it and
+/// bumps its credential version. Returns the number of sessions revoked.
+fn revoke_user_tx(tx: &Transaction<'_>, user_id: &str, now: u64, reason: &str, window: u64) -> rusqlite::Result<u64> {
+    // sid records too: they cover tokens of sessions revoked here at edges whose filter
+    // predates the user's cut-off entry, and cost little.
+    let ids: Vec<String> = {
+        let mut stmt = tx.prepare("SELECT id FROM sessions WHERE user_id = ?1 AND revoked_at IS NULL AND ends_at > ?2")?;
+        let rows = stmt.query_map(params![user_id, to_sql(now.saturating_sub(window))], |r| r.get(0))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    let mut revoked = 0;
+    for id in &ids {
+        if revoke_session_tx(tx, id, now, reason, window)? {
+            revoked += 1;
+        }
+    }
+    // The cut-off covers its own second: the origin mints iat >= cut-off from here on. A
+    // token minted a second ahead (iat = an earlier cut-off of the same second) or by a
+    // refresh whose clock reading was later than this one's is covered by its session's sid
+    // record above instead: pushing the cut-off past it would let repeated revocations in
+    // one second run the cut-off (and so new tokens' iat) ahead of the clock.
+    let old_nb: Option<i64> =
+        tx.query_row("SELECT not_before FROM users WHERE id = ?1", [user_id], |r| r.get(0)).optional()?.flatten();
+    let cutoff = now.saturating_add(1).max(old_nb.map_or(0, from_sql));
+    tx.execute(
+        "UPDATE users SET not_before = ?2, credential_version = credential_version + 1 WHERE id = ?1",
+        params![user_id, to_sql(cutoff)],
+    )?;
+    add_revocation_tx(tx, RevocationKind::UserNotBefore, user_id, cutoff, window)?;
+    Ok(revoked)
 }
 
 impl Store for SqliteStore {
-    fn create_user(&self, u: &User) -> StoreResult<()> {
+    fn create_user(&self, u: &User, skeleton: &str) -> StoreResult<()> {
         self.write(|tx| {
+            let look_alike: Option<String> = tx
+                .query_row("SELECT email FROM users WHERE email_skeleton = ?1 LIMIT 1", [skeleton], |r| r.get(0))
+                .optional()?;
+            if let Some(existing) = look_alike {
+                // Reported like the UNIQUE constraint on the address itself.
+                return Err(rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT),
+                    Some(format!("{:?} looks like the existing {existing:?}", u.email)),
+                ));
+            }
             tx.execute(
-                "INSERT INTO users (id, email, password_hash, role, not_before, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![u.id, u.email, u.password_hash, u.role.as_str(), u.not_before.map(to_sql), to_sql(u.created_at)],
+                "INSERT INTO users (id, email, password_hash, role, not_before, created_at, credential_version, email_skeleton) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    u.id,
+                    u.email,
+                    u.password_hash,
+                    u.role.as_str(),
+                    u.not_before.map(to_sql),
+                    to_sql(u.created_at),
+                    to_sql(u.credential_version),
+                    skeleton
+                ],
             )
             .map(|_| ())
+        })
+    }
+
+    fn fill_missing_skeletons(&self, skeleton: &dyn Fn(&str) -> String) -> StoreResult<u64> {
+        self.write(|tx| {
+            let rows: Vec<(String, String)> = {
+                let mut stmt = tx.prepare("SELECT id, email FROM users WHERE email_skeleton IS NULL")?;
+                let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                rows.collect::<rusqlite::Result<_>>()?
+            };
+            for (id, email) in &rows {
+                tx.execute("UPDATE users SET email_skeleton = ?2 WHERE id = ?1", params![id, skeleton(email)])?;
+            }
+            Ok(rows.len() as u64)
         })
     }
 
@@ -353,13 +512,29 @@ impl Store for SqliteStore {
     }
 
     fn set_password_hash(&self, user_id: &str, hash: &str) -> StoreResult<()> {
-        self.write(|tx| tx.execute("UPDATE users SET password_hash = ?2 WHERE id = ?1", params![user_id, hash]).map(|_| ()))
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE users SET password_hash = ?2, credential_version = credential_version + 1 WHERE id = ?1",
+                params![user_id, hash],
+            )
+            .map(|_| ())
+        })
     }
 
-    fn create_session(&self, session: &Session, first: &RefreshRecord) -> StoreResult<()> {
+    fn session_epoch(&self) -> StoreResult<u64> {
+        self.read(session_epoch_tx)
+    }
+
+    fn create_session(&self, session: &Session, first: &RefreshRecord, basis: &GrantBasis, now: u64)
+        -> StoreResult<Result<Granted, GrantRefused>> {
         self.write(|tx| {
-            insert_session(tx, session)?;
-            insert_refresh(tx, first)
+            if let Err(refused) = check_basis(tx, basis, now)? {
+                return Ok(Err(refused));
+            }
+            let iat = mint_iat(tx, &session.user_id, now)?;
+            insert_session(tx, &Session { last_iat: iat, ..session.clone() })?;
+            insert_refresh(tx, first)?;
+            Ok(Ok(Granted { iat, revoked: 0 }))
         })
     }
 
@@ -407,37 +582,39 @@ impl Store for SqliteStore {
                 None => None,
             };
             let view = RefreshView { record, session, successor };
+            let iat = mint_iat(tx, &view.session.user_id, now)?;
             let touch = |ends_at: u64| {
                 tx.execute(
-                    "UPDATE sessions SET last_seen_at = ?2, ends_at = ?3 WHERE id = ?1",
-                    params![view.session.id, to_sql(now), to_sql(ends_at)],
+                    "UPDATE sessions SET last_seen_at = ?2, ends_at = ?3, last_iat = MAX(last_iat, ?4) WHERE id = ?1",
+                    params![view.session.id, to_sql(now), to_sql(ends_at), to_sql(iat)],
                 )
             };
             match decide(&view) {
-                RefreshDecision::Rotate { successor, ends_at } => {
+                RefreshDecision::Rotate { successor, ends_at, with_device } => {
                     insert_refresh(tx, &successor)?;
                     // The `rotated_at IS NULL` guard makes a lost race impossible to miss:
                     // under BEGIN IMMEDIATE it always holds, but never rotate twice.
                     let n = tx.execute(
-                        "UPDATE refresh_tokens SET rotated_at = ?2, successor_id = ?3 WHERE id = ?1 AND rotated_at IS NULL",
-                        params![view.record.id, to_sql(now), successor.id],
+                        "UPDATE refresh_tokens SET rotated_at = ?2, successor_id = ?3, rotated_with_device = ?4 \
+                         WHERE id = ?1 AND rotated_at IS NULL",
+                        params![view.record.id, to_sql(now), successor.id, with_device as i64],
                     )?;
                     if n != 1 {
                         return Err(rusqlite::Error::StatementChangedRows(n));
                     }
                     touch(ends_at)?;
                     let session = get_session(tx, &view.session.id)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
-                    Ok(RefreshOutcome::Issued { session, current: successor })
+                    Ok(RefreshOutcome::Issued { session, current: successor, iat })
                 }
                 RefreshDecision::Reissue { ends_at } => {
                     let Some(current) = view.successor.clone() else { return Ok(RefreshOutcome::Ended) };
                     touch(ends_at)?;
                     let session = get_session(tx, &view.session.id)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
-                    Ok(RefreshOutcome::Issued { session, current })
+                    Ok(RefreshOutcome::Issued { session, current, iat })
                 }
-                RefreshDecision::Reuse => {
-                    revoke_session_tx(tx, &view.session.id, now, "refresh_token_reuse", window)?;
-                    Ok(RefreshOutcome::ReuseRevoked { session_id: view.session.id.clone() })
+                RefreshDecision::Reuse(reason) => {
+                    revoke_session_tx(tx, &view.session.id, now, reason, window)?;
+                    Ok(RefreshOutcome::ReuseRevoked { session_id: view.session.id.clone(), reason })
                 }
                 RefreshDecision::Ended => Ok(RefreshOutcome::Ended),
             }
@@ -448,49 +625,43 @@ impl Store for SqliteStore {
         self.write(|tx| revoke_session_tx(tx, id, now, reason, window))
     }
 
-    fn revoke_user(
+    fn revoke_user(&self, user_id: &str, now: u64, reason: &str, window: u64) -> StoreResult<u64> {
+        self.write(|tx| revoke_user_tx(tx, user_id, now, reason, window))
+    }
+
+    fn change_password(
         &self,
-        user_id: &str,
+        basis: &GrantBasis,
+        new_hash: &str,
+        fresh: (&Session, &RefreshRecord),
         now: u64,
-        reason: &str,
         window: u64,
-        new_password_hash: Option<&str>,
-        fresh: Option<(&Session, &RefreshRecord)>,
-    ) -> StoreResult<u64> {
+    ) -> StoreResult<Result<Granted, GrantRefused>> {
         self.write(|tx| {
-            // sid records too: the user's not_before is exact only to the second, and a
-            // token minted earlier in the same second as the revocation must still die.
-            let ids: Vec<String> = {
-                let mut stmt = tx.prepare("SELECT id FROM sessions WHERE user_id = ?1 AND revoked_at IS NULL AND ends_at > ?2")?;
-                let rows = stmt.query_map(params![user_id, to_sql(now.saturating_sub(window))], |r| r.get(0))?;
-                rows.collect::<rusqlite::Result<_>>()?
-            };
-            let mut revoked = 0;
-            for id in &ids {
-                if revoke_session_tx(tx, id, now, reason, window)? {
-                    revoked += 1;
-                }
+            if let Err(refused) = check_basis(tx, basis, now)? {
+                return Ok(Err(refused));
             }
-            tx.execute("UPDATE users SET not_before = ?2 WHERE id = ?1", params![user_id, to_sql(now)])?;
-            add_revocation_tx(tx, RevocationKind::UserNotBefore, user_id, now, window)?;
-            if let Some(hash) = new_password_hash {
-                tx.execute("UPDATE users SET password_hash = ?2 WHERE id = ?1", params![user_id, hash])?;
-            }
-            if let Some((session, first)) = fresh {
-                insert_session(tx, session)?;
-                insert_refresh(tx, first)?;
-            }
-            Ok(revoked)
+            let revoked = revoke_user_tx(tx, &basis.user_id, now, "password_change", window)?;
+            tx.execute("UPDATE users SET password_hash = ?2 WHERE id = ?1", params![basis.user_id, new_hash])?;
+            let iat = mint_iat(tx, &basis.user_id, now)?;
+            let (session, first) = fresh;
+            insert_session(tx, &Session { last_iat: iat, ..session.clone() })?;
+            insert_refresh(tx, first)?;
+            Ok(Ok(Granted { iat, revoked }))
         })
     }
 
-    fn mark_sensitive(&self, id: &str, ends_at: u64) -> StoreResult<()> {
+    fn step_up(&self, basis: &GrantBasis, ends_at: u64, now: u64) -> StoreResult<Result<(), GrantRefused>> {
+        let Some(id) = basis.session_id.as_deref() else { return Ok(Err(GrantRefused::SessionEnded)) };
         self.write(|tx| {
+            if let Err(refused) = check_basis(tx, basis, now)? {
+                return Ok(Err(refused));
+            }
             tx.execute(
                 "UPDATE sessions SET sensitive = 1, ends_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
                 params![id, to_sql(ends_at)],
-            )
-            .map(|_| ())
+            )?;
+            Ok(Ok(()))
         })
     }
 
@@ -520,7 +691,7 @@ impl Store for SqliteStore {
                  ORDER BY s.last_seen_at DESC LIMIT ?4 OFFSET ?5"
             ))?;
             let rows = stmt.query_map(params![query, to_sql(now), pattern, limit, offset], |r| {
-                Ok(SessionRow { session: session_from(r)?, email: r.get(11)? })
+                Ok(SessionRow { session: session_from(r)?, email: r.get(SESSION_COL_COUNT)? })
             })?;
             rows.collect()
         })
@@ -555,8 +726,8 @@ impl Store for SqliteStore {
         })
     }
 
-    fn revoke_all_sessions(&self, now: u64, reason: &str) -> StoreResult<u64> {
-        self.write(|tx| revoke_all_sessions_tx(tx, now, reason))
+    fn kill_switch(&self, now: u64, window: u64, revoke_sessions: bool, reason: &str) -> StoreResult<Option<(u64, u64)>> {
+        self.write(|tx| kill_switch_tx(tx, now, window, revoke_sessions, reason, KILL_SWITCH_MAX_AHEAD))
     }
 
     fn global_not_before(&self, now: u64) -> StoreResult<Option<u64>> {
@@ -633,13 +804,6 @@ impl Store for SqliteStore {
 
     fn emergency_rotate(&self, r: &EmergencyRotation<'_>) -> StoreResult<EmergencyOutcome> {
         self.write(|tx| {
-            // The targets, plus a pending next key: it was stored beside the compromised
-            // one and the fresh key replaces it.
-            let (filter, kid) = match &r.withdraw {
-                WithdrawTarget::Active => ("state IN ('active', 'next')", ""),
-                WithdrawTarget::Kid(kid) => ("(kid = ?1 OR state = 'next') AND state <> 'withdrawn'", kid.as_str()),
-                WithdrawTarget::All => ("state <> 'withdrawn'", ""),
-            };
             if let WithdrawTarget::Kid(kid) = &r.withdraw {
                 let known: bool = tx.query_row(
                     "SELECT EXISTS (SELECT 1 FROM signing_keys WHERE kid = ?1 AND state <> 'withdrawn')",
@@ -650,6 +814,20 @@ impl Store for SqliteStore {
                     return Ok(EmergencyOutcome::UnknownKid);
                 }
             }
+            // The kill switch first: when its cut-off would run too far ahead (kill switches
+            // in quick succession), nothing has been written and the caller retries.
+            let Some((not_before, sessions_revoked)) =
+                kill_switch_tx(tx, r.now, r.window, r.revoke_sessions, "key_compromise", KILL_SWITCH_MAX_AHEAD)?
+            else {
+                return Ok(EmergencyOutcome::RetryLater);
+            };
+            // The targets, plus a pending next key: it was stored beside the compromised
+            // one and the fresh key replaces it.
+            let (filter, kid) = match &r.withdraw {
+                WithdrawTarget::Active => ("state IN ('active', 'next')", ""),
+                WithdrawTarget::Kid(kid) => ("(kid = ?1 OR state = 'next') AND state <> 'withdrawn'", kid.as_str()),
+                WithdrawTarget::All => ("state <> 'withdrawn'", ""),
+            };
             let withdrawn: Vec<String> = {
                 let sql = format!("SELECT kid FROM signing_keys WHERE {filter} ORDER BY created_at DESC, rowid DESC");
                 let mut stmt = tx.prepare(&sql)?;
@@ -667,9 +845,7 @@ impl Store for SqliteStore {
             // A surviving active key (another kid was named) is retired as in a routine rotation.
             retire_active(tx, r.now, r.retired_publish_until)?;
             insert_key(tx, r.fresh, KeyState::Active)?;
-            add_revocation_tx(tx, RevocationKind::GlobalNotBefore, "", r.now, r.window)?;
-            let sessions_revoked = if r.revoke_sessions { revoke_all_sessions_tx(tx, r.now, "key_compromise")? } else { 0 };
-            Ok(EmergencyOutcome::Rotated { withdrawn, sessions_revoked })
+            Ok(EmergencyOutcome::Rotated { withdrawn, not_before, sessions_revoked })
         })
     }
 

@@ -21,6 +21,9 @@ pub struct Harness {
     pub http: reqwest::Client,
     pub db: PathBuf,
     pub dir: Option<tempfile::TempDir>,
+    /// Device secret per session id, as a real client keeps it (filled by `login` and
+    /// `start_session`; `refresh` presents it).
+    pub devices: std::sync::Mutex<std::collections::HashMap<String, String>>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -81,7 +84,7 @@ impl Harness {
             edgetoken_origin::http::serve(listener, a).await.unwrap();
         });
         let http = reqwest::Client::builder().build().unwrap();
-        Harness { app, clock, base, http, db, dir: None, server }
+        Harness { app, clock, base, http, db, dir: None, devices: Default::default(), server }
     }
 
     pub fn user(&self, email: &str, role: Role) -> String {
@@ -126,15 +129,60 @@ impl Harness {
         self.req(Method::GET, path, None, &h).await
     }
 
-    /// Token-mode login; panics unless 200.
+    /// Token-mode login; panics unless 200. Remembers the session's device secret.
     pub async fn login(&self, email: &str, password: &str) -> Resp {
         let r = self.post("/api/login", json!({ "email": email, "password": password, "mode": "token" }), None).await;
         assert_eq!(r.status, StatusCode::OK, "login failed: {}", r.body);
+        self.remember_device(&r);
         r
     }
 
+    /// Remembers the device secret of a token-mode login or password change.
+    pub fn remember_device(&self, r: &Resp) {
+        if let (Some(sid), Some(device)) = (r.body["session_id"].as_str(), r.body["device_secret"].as_str()) {
+            self.devices.lock().unwrap().insert(sid.to_string(), device.to_string());
+        }
+    }
+
+    /// A session started in-process for `email` (no argon2): (session id, refresh token,
+    /// device secret); the device is remembered.
+    pub fn start_session(&self, email: &str) -> (String, String, String) {
+        let issued = self.issue(email);
+        (issued.session.id, issued.refresh_token, issued.device_secret.unwrap())
+    }
+
+    /// Like `start_session`, with everything the login would have answered.
+    pub fn issue(&self, email: &str) -> edgetoken_origin::sessions::Issued {
+        let user = self.app.store.user_by_email(email).unwrap().unwrap();
+        let epoch = self.app.store.session_epoch().unwrap();
+        let basis = edgetoken_origin::sessions::login_basis(&user, epoch);
+        let issued = edgetoken_origin::sessions::start(&self.app, &user, &basis, "test", "127.0.0.1", false).unwrap();
+        let device = issued.device_secret.clone().unwrap();
+        self.devices.lock().unwrap().insert(issued.session.id.clone(), device);
+        issued
+    }
+
+    /// The device secret of the session `refresh_token` belongs to, as its client keeps it.
+    pub fn device_of(&self, refresh_token: &str) -> Option<String> {
+        let hash = edgetoken_origin::tokens::refresh_hash(refresh_token);
+        let (_, session) = self.app.store.refresh_lookup(&hash).unwrap()?;
+        self.devices.lock().unwrap().get(&session.id).cloned()
+    }
+
+    /// A refresh by the session's own client: with its device secret, if it has one.
     pub async fn refresh(&self, refresh_token: &str) -> Resp {
-        self.post("/api/refresh", json!({ "refresh_token": refresh_token }), None).await
+        let device = self.device_of(refresh_token);
+        self.refresh_with(refresh_token, device.as_deref()).await
+    }
+
+    /// A refresh presenting `device` (or no device secret at all: a thief's replay).
+    pub async fn refresh_with(&self, refresh_token: &str, device: Option<&str>) -> Resp {
+        let body = json!({ "refresh_token": refresh_token }).to_string();
+        let mut h = vec![("content-type", "application/json")];
+        if let Some(d) = device {
+            h.push(("x-device-secret", d));
+        }
+        self.req(Method::POST, "/api/refresh", Some(&body), &h).await
     }
 
     pub fn count(&self, table: &str) -> u64 {
