@@ -1,18 +1,85 @@
-//! Building and signing a revocation artifact (std feature; used by origins).
+//! The issuer's side (feature `sign`): mint tokens, build and sign revocation filters,
+//! read a private JWK, write a public JWK and its RFC 7638 thumbprint.
+//!
+//! One copy for everyone who signs: the origin (`origin/`), the JS filter builder
+//! (`edgetoken/builder`), the Rust tests and the fuzz harness. It shares the verifier's
+//! limits (one `kid` limit, [`crate::header::MAX_KID_LEN`], for tokens, JWKs and filters),
+//! so whatever it signs, a verifier with the matching key accepts.
+//!
+//! No randomness inside: callers pass a fresh salt (and choose ids), so the module builds
+//! without std and its output is reproducible in tests.
 
-use super::bloom::{dimensions, insert, Kind, SALT_LEN};
-use super::format::{encode_signed, Fields};
 use crate::b64;
 use crate::error::{err, Error, ErrorCode};
+use crate::header::MAX_KID_LEN;
 use crate::json::{self, Object};
+use crate::revocation::bloom::{insert, Kind, SALT_LEN};
+use crate::revocation::format::{encode_signed, Fields};
 use crate::time::UnixTime;
 use alloc::string::String;
 use alloc::vec::Vec;
 use p256::ecdsa::signature::Signer as _;
-use p256::ecdsa::{Signature, SigningKey};
+use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
+use sha2::{Digest, Sha256};
 
-/// Default target false-positive rate: 2^-16.
-pub const DEFAULT_FALSE_POSITIVE_RATE: f64 = 1.0 / 65536.0;
+pub use crate::revocation::bloom::dimensions;
+
+/// A compact JWS (ES256, raw `r || s`) over arbitrary header and payload bytes.
+pub fn compact_jws(key: &SigningKey, header: &[u8], payload: &[u8]) -> String {
+    let mut input = b64::encode(header);
+    input.push('.');
+    input.push_str(&b64::encode(payload));
+    let sig: Signature = key.sign(input.as_bytes());
+    input.push('.');
+    input.push_str(&b64::encode(&sig.to_bytes()));
+    input
+}
+
+/// An access token: header `{"alg":"ES256","typ":"at+jwt","kid":kid}` and the claims
+/// JSON `claims` (the caller's object, signed as given).
+pub fn access_token(key: &SigningKey, kid: &str, claims: &str) -> Result<String, Error> {
+    check_kid(kid, ErrorCode::InvalidConfig)?;
+    let kid_json = serde_json::to_string(kid).map_err(|_| err(ErrorCode::InvalidConfig, "kid is not serializable"))?;
+    let header = alloc::format!(r#"{{"alg":"ES256","typ":"at+jwt","kid":{kid_json}}}"#);
+    Ok(compact_jws(key, header.as_bytes(), claims.as_bytes()))
+}
+
+fn check_kid(kid: &str, code: ErrorCode) -> Result<(), Error> {
+    if kid.is_empty() || kid.len() > MAX_KID_LEN {
+        return Err(err(code, alloc::format!("kid must be 1 to {MAX_KID_LEN} bytes")));
+    }
+    Ok(())
+}
+
+fn coordinates(key: &VerifyingKey) -> (String, String) {
+    let point = key.to_sec1_point(false);
+    // An uncompressed point of a valid key always has both coordinates.
+    let x = point.x().map(|x| b64::encode(x.as_slice())).unwrap_or_default();
+    let y = point.y().map(|y| b64::encode(y.as_slice())).unwrap_or_default();
+    (x, y)
+}
+
+/// The public JWK of `key` as JSON text: `kty`, `crv`, `x`, `y`, then `kid` (if given),
+/// `alg` "ES256" and `use` "sig".
+pub fn public_jwk(key: &VerifyingKey, kid: Option<&str>) -> String {
+    let (x, y) = coordinates(key);
+    match kid.and_then(|k| serde_json::to_string(k).ok()) {
+        Some(kid) => alloc::format!(
+            r#"{{"kty":"EC","crv":"P-256","x":"{x}","y":"{y}","kid":{kid},"alg":"ES256","use":"sig"}}"#
+        ),
+        None => alloc::format!(r#"{{"kty":"EC","crv":"P-256","x":"{x}","y":"{y}","alg":"ES256","use":"sig"}}"#),
+    }
+}
+
+/// The RFC 7638 JWK thumbprint of `key` (SHA-256, base64url): a stable `kid`.
+pub fn thumbprint(key: &VerifyingKey) -> String {
+    let (x, y) = coordinates(key);
+    // The required members in lexicographic order, no whitespace (RFC 7638 §3.2).
+    let canonical = alloc::format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
+    b64::encode(&Sha256::digest(canonical.as_bytes()))
+}
+
+pub use crate::revocation::DEFAULT_FALSE_POSITIVE_RATE;
 /// Smallest false-positive rate a builder accepts (2^-32).
 pub const MIN_FALSE_POSITIVE_RATE: f64 = 1.0 / 4_294_967_296.0;
 
@@ -65,9 +132,7 @@ impl FilterSpec {
         if self.issuer.is_empty() {
             return Err(bad("issuer must not be empty"));
         }
-        if kid.is_empty() {
-            return Err(bad("kid must not be empty"));
-        }
+        check_kid(kid, ErrorCode::InvalidConfig)?;
         let p = self.false_positive_rate;
         if !(MIN_FALSE_POSITIVE_RATE..=0.5).contains(&p) {
             return Err(bad("falsePositiveRate must be between 2^-32 and 0.5"));
@@ -122,7 +187,8 @@ pub fn signing_key_from_jwk(text: &str) -> Result<(SigningKey, String), Error> {
     if field("kty").as_deref() != Some("EC") || field("crv").as_deref() != Some("P-256") {
         return Err(bad("private JWK must have kty \"EC\" and crv \"P-256\""));
     }
-    let kid = field("kid").filter(|k| !k.is_empty()).ok_or_else(|| bad("private JWK needs a kid"))?;
+    let kid = field("kid").ok_or_else(|| bad("private JWK needs a kid"))?;
+    check_kid(&kid, ErrorCode::InvalidKey)?;
     let d = field("d").and_then(|d| b64::decode(&d)).filter(|d| d.len() == 32);
     let d = d.ok_or_else(|| bad("private JWK d must be 32 bytes of base64url"))?;
     let key = SigningKey::from_slice(&d).map_err(|_| bad("private JWK d is not a valid P-256 scalar"))?;
