@@ -64,11 +64,19 @@ pub enum ErrorCode {
     RevocationsWindowTooShort,
     /// No key set has been loaded yet (a verifier waiting for its key sync): fail closed.
     KeysUnavailable,
+    /// An argument of the wrong type or range (e.g. a `now` that is not a number of seconds).
+    InvalidArgument,
+    /// A discovery document was refused: not JSON, a member missing or out of range,
+    /// another issuer, or numbers this verifier cannot work with (JS `IssuerSync`).
+    DiscoveryInvalid,
+    /// A request of the sync helper failed: network error, timeout or a non-2xx/304 status
+    /// (JS `IssuerSync`).
+    FetchFailed,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order (for documentation and tests).
-    pub const ALL: [ErrorCode; 27] = [
+    pub const ALL: [ErrorCode; 30] = [
         ErrorCode::Malformed,
         ErrorCode::TooLarge,
         ErrorCode::AlgNotAllowed,
@@ -96,6 +104,9 @@ impl ErrorCode {
         ErrorCode::RevocationsTooLongLived,
         ErrorCode::RevocationsWindowTooShort,
         ErrorCode::KeysUnavailable,
+        ErrorCode::InvalidArgument,
+        ErrorCode::DiscoveryInvalid,
+        ErrorCode::FetchFailed,
     ];
 
     /// Whether [`crate::Verifier::verify`] can return this code (a token's refusal).
@@ -112,6 +123,9 @@ impl ErrorCode {
                 | ErrorCode::RevocationsIssuerMismatch
                 | ErrorCode::RevocationsTooLongLived
                 | ErrorCode::RevocationsWindowTooShort
+                | ErrorCode::InvalidArgument
+                | ErrorCode::DiscoveryInvalid
+                | ErrorCode::FetchFailed
         )
     }
 
@@ -151,6 +165,9 @@ impl ErrorCode {
             ErrorCode::RevocationsTooLongLived => "revocations_too_long_lived",
             ErrorCode::RevocationsWindowTooShort => "revocations_window_too_short",
             ErrorCode::KeysUnavailable => "keys_unavailable",
+            ErrorCode::InvalidArgument => "invalid_argument",
+            ErrorCode::DiscoveryInvalid => "discovery_invalid",
+            ErrorCode::FetchFailed => "fetch_failed",
         }
     }
 }

@@ -7,7 +7,8 @@
 
 use crate::app::App;
 use crate::store::StoreError;
-use edgetoken::revocation::{FilterSpec, SALT_LEN};
+use edgetoken::revocation::SALT_LEN;
+use edgetoken::sign::FilterSpec;
 use edgetoken::UnixTime;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
