@@ -287,7 +287,9 @@ export class IssuerSync {
       : null;
     let res;
     try {
-      res = await this.options.fetch(url, { headers, signal: controller?.signal });
+      // Called unbound: browsers refuse window.fetch with another `this`.
+      const fetchFn = this.options.fetch;
+      res = await fetchFn(url, { headers, signal: controller?.signal });
     } catch (cause) {
       throw fail("fetch_failed", `GET ${url} failed: ${cause?.message ?? cause}`, cause);
     } finally {

@@ -47,19 +47,24 @@ pub async fn revocations(State(app): State<Arc<App>>, headers: HeaderMap) -> Res
     Ok(res)
 }
 
-/// `GET /.well-known/edgetoken.json`: what an edge needs to configure a `Verifier`.
-/// URIs are relative to this origin (it does not know its public base URL).
+/// `GET /.well-known/edgetoken.json`: the discovery document edges configure themselves
+/// from (the issue-11 contract; `IssuerSync` reads it). URIs are relative to this origin
+/// (it does not know its public base URL).
 pub async fn configuration(State(app): State<Arc<App>>) -> Response {
     let c = &app.config;
     let body = serde_json::json!({
         "issuer": c.issuer,
         "audience": c.audience,
         "jwks_uri": "/.well-known/jwks.json",
-        "revocation_uri": "/revocations",
-        "access_token_lifetime": c.access_ttl,
+        "revocations_uri": "/revocations",
         "clock_tolerance": c.clock_tolerance,
+        "max_token_lifetime": c.access_ttl,
+        "revocation_window": c.revocation_window(),
         "revocation_ttl": c.revocation_ttl,
-        "revocation_interval": c.revocation_interval,
+        // What edges accept by default; the key-lifecycle work makes these configurable.
+        "revocation_max_ttl": edgetoken::trust::DEFAULT_MAX_FILTER_TTL,
+        "sync_interval": 2,
+        "key_prepublication": 0,
     });
     let mut res = Response::new(Body::from(body.to_string()));
     let h = res.headers_mut();
