@@ -238,6 +238,12 @@ type WaitUntilContext = { waitUntil?: (p: Promise<unknown>) => void };
 
 /** Keeps a verifier's keys and revocation filter fresh from the issuer's discovery document. */
 export class IssuerSync {
+  /**
+   * Reads the discovery document once and builds a keyless Verifier whose issuer,
+   * audience, clockTolerance, maxTokenLifetime and maxRevocationTtl are the issuer's
+   * (override any in `verifier`); returns the sync for it (`.verifier`).
+   */
+  static fromDiscovery(options: IssuerSyncOptions & { verifier?: Partial<VerifierOptions> }): Promise<IssuerSync>;
   /** Throws an EdgetokenError (`invalid_config`) for bad options. */
   constructor(verifier: Verifier, options: IssuerSyncOptions);
   readonly verifier: Verifier;

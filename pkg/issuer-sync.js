@@ -19,6 +19,7 @@
 //   filter passes not_after without a successful refresh, and `keys_unavailable` until the
 //   first key set arrives; it recovers by itself on the next successful sync.
 import { EdgetokenError } from "./errors.js";
+import { Verifier } from "./gen/edgetoken.js";
 
 const DEFAULTS = {
   fetch: undefined, // default: globalThis.fetch
@@ -132,7 +133,63 @@ export function parseDiscovery(doc, discoveryUrl, policy) {
   return out;
 }
 
+/** A conditional GET; resolves to the Response (200 or 304), rejects with fetch_failed. */
+async function conditionalGet(options, url, etag) {
+  const headers = etag ? { "if-none-match": etag } : {};
+  const controller = typeof AbortController === "function" ? new AbortController() : null;
+  const timer = controller && typeof setTimeout === "function"
+    ? setTimeout(() => controller.abort(), options.timeout * 1000)
+    : null;
+  let res;
+  try {
+    // Called unbound: browsers refuse window.fetch with another `this`.
+    const fetchFn = options.fetch;
+    res = await fetchFn(url, { headers, signal: controller?.signal });
+  } catch (cause) {
+    throw fail("fetch_failed", `GET ${url} failed: ${cause?.message ?? cause}`, cause);
+  } finally {
+    if (timer) clearTimeout(timer);
+  }
+  if (res.status !== 304 && !res.ok) throw fail("fetch_failed", `GET ${url} answered HTTP ${res.status}`);
+  return res;
+}
+
 export class IssuerSync {
+  /**
+   * Reads the discovery document once, builds a Verifier whose policy takes the issuer's
+   * numbers (issuer, audience, clockTolerance, maxTokenLifetime, maxRevocationTtl; any
+   * of them overridable in `verifier`), and returns an IssuerSync for it (`.verifier`).
+   * The verifier starts without keys; call `ensureFresh()`/`verify()` (or `refresh()`).
+   * @param {object} options IssuerSync's options plus `verifier`: extra Verifier options
+   */
+  static async fromDiscovery(options) {
+    if (options === null || typeof options !== "object") {
+      throw fail("invalid_config", "IssuerSync.fromDiscovery expects an options object { discovery, verifier?, ... }");
+    }
+    const { verifier: extra = {}, ...syncOptions } = Object.fromEntries(Object.entries(options));
+    const probe = readOptions(syncOptions);
+    const res = await conditionalGet(probe, probe.discovery, null);
+    let doc;
+    try {
+      doc = await res.json();
+    } catch (cause) {
+      throw fail("discovery_invalid", `discovery document ${probe.discovery} is not JSON`, cause);
+    }
+    if (doc === null || typeof doc !== "object" || typeof doc.issuer !== "string") {
+      throw fail("discovery_invalid", `discovery document ${probe.discovery} has no issuer`);
+    }
+    const fromDoc = { issuer: doc.issuer, audience: doc.audience };
+    for (const [option, member] of [
+      ["clockTolerance", "clock_tolerance"],
+      ["maxTokenLifetime", "max_token_lifetime"],
+      ["maxRevocationTtl", "revocation_max_ttl"],
+    ]) {
+      if (doc[member] !== undefined) fromDoc[option] = doc[member];
+    }
+    const verifier = new Verifier({ ...fromDoc, ...extra });
+    return new IssuerSync(verifier, syncOptions);
+  }
+
   /**
    * @param {object} verifier a Verifier (it may have been built without jwks)
    * @param {object} options { discovery, fetch?, now?, interval?, margin?, keyCooldown?,
@@ -278,25 +335,8 @@ export class IssuerSync {
     return e;
   }
 
-  /** A conditional GET; resolves to the Response (200 or 304), rejects with fetch_failed. */
-  async #get(url, etag) {
-    const headers = etag ? { "if-none-match": etag } : {};
-    const controller = typeof AbortController === "function" ? new AbortController() : null;
-    const timer = controller && typeof setTimeout === "function"
-      ? setTimeout(() => controller.abort(), this.options.timeout * 1000)
-      : null;
-    let res;
-    try {
-      // Called unbound: browsers refuse window.fetch with another `this`.
-      const fetchFn = this.options.fetch;
-      res = await fetchFn(url, { headers, signal: controller?.signal });
-    } catch (cause) {
-      throw fail("fetch_failed", `GET ${url} failed: ${cause?.message ?? cause}`, cause);
-    } finally {
-      if (timer) clearTimeout(timer);
-    }
-    if (res.status !== 304 && !res.ok) throw fail("fetch_failed", `GET ${url} answered HTTP ${res.status}`);
-    return res;
+  #get(url, etag) {
+    return conditionalGet(this.options, url, etag);
   }
 
   async #syncDiscovery() {

@@ -1,21 +1,21 @@
 // Keeps this page's edgetoken Verifier in sync with the origin exactly as an edge does:
 // IssuerSync reads the discovery document, then the JWKS and the signed revocation filter,
 // all checked by the wasm package in this browser.
-import init, { Verifier, IssuerSync } from "/pkg/browser.js";
+import init, { IssuerSync } from "/pkg/browser.js";
 
 let ready = null;
 
 export async function originVerifier() {
   ready ??= (async () => {
     await init();
-    const discovery = new URL("/.well-known/edgetoken.json", location.href).href;
-    // The issuer and audience to accept come from the same document the sync reads.
-    const config = await (await fetch(discovery, { cache: "no-store" })).json();
-    const verifier = new Verifier({ issuer: config.issuer, audience: config.audience });
-    // no-store: the sync's own If-None-Match decides what is fresh, not the browser cache.
-    const sync = new IssuerSync(verifier, { discovery, fetch: (url, opts) => fetch(url, { ...opts, cache: "no-store" }) });
+    // The verifier's issuer, audience and policy numbers come from the discovery document.
+    const sync = await IssuerSync.fromDiscovery({
+      discovery: new URL("/.well-known/edgetoken.json", location.href).href,
+      // no-store: the sync's own If-None-Match decides what is fresh, not the browser cache.
+      fetch: (url, opts) => fetch(url, { ...opts, cache: "no-store" }),
+    });
     await sync.refresh();
-    return { config: sync.discovery, verifier, sync };
+    return { config: sync.discovery, verifier: sync.verifier, sync };
   })().catch((e) => {
     ready = null;
     throw e;

@@ -354,3 +354,28 @@ test("IssuerSync over real HTTP with the global fetch", async () => {
     server.close();
   }
 });
+
+test("fromDiscovery builds the verifier from the issuer's numbers", async () => {
+  let now = NOW;
+  const k1 = await signer("k1");
+  const origin = fakeOrigin(() => now);
+  origin.setDiscovery(discoveryDoc({ max_token_lifetime: 4, clock_tolerance: 30, revocation_window: 64, revocation_max_ttl: 120 }));
+  origin.setKeys([k1]);
+  origin.publishFilter(k1);
+  const sync = await IssuerSync.fromDiscovery({ discovery: DISCOVERY_URL, fetch: origin.fetch, now: () => now });
+  assert.deepEqual(sync.verifier.policy, {
+    issuer: ISSUER, clockTolerance: 30, maxTokenLifetime: 4, maxRevocationTtl: 120, revocation: "required",
+  });
+  assert.equal(sync.verifier.keyIds(), null, "keys come from the sync");
+  const long = await mint(k1, standardClaims({ iat: now, exp: now + 600 }));
+  assert.equal((await sync.verify(long)).code, "lifetime_too_long", "the issuer's token lifetime is enforced");
+  assert.equal((await sync.verify(await mint(k1, standardClaims({ iat: now, exp: now + 4 })))).ok, true);
+  const custom = await IssuerSync.fromDiscovery({
+    discovery: DISCOVERY_URL, fetch: origin.fetch, now: () => now, verifier: { clockTolerance: 0, cache: false },
+  });
+  assert.equal(custom.verifier.policy.clockTolerance, 0);
+  origin.setDiscovery({ ...discoveryDoc(), issuer: 5 });
+  await assert.rejects(IssuerSync.fromDiscovery({ discovery: DISCOVERY_URL, fetch: origin.fetch }), { code: "discovery_invalid" });
+  origin.down = true;
+  await assert.rejects(IssuerSync.fromDiscovery({ discovery: DISCOVERY_URL, fetch: origin.fetch }), { code: "fetch_failed" });
+});
