@@ -9,8 +9,12 @@ cd "$(dirname "$0")/.."
 bash scripts/ensure-tools.sh
 bash scripts/build-pkg.sh
 
-echo "== no_std: the core builds for thumbv7em-none-eabi (no std available there)"
+echo "== no_std: the core builds for thumbv7em-none-eabi (no std available there), bare and with the cache, the fast path and sign"
 cargo build --lib --no-default-features --target thumbv7em-none-eabi
+cargo build --lib --no-default-features --features cache,precomputed-tables,sign --target thumbv7em-none-eabi
+
+echo "== the fuzz harness (its own workspace) builds against the core's sign module"
+(cd fuzz && cargo check --all-targets --quiet)
 
 echo "== Rust tests"
 cargo test --workspace
