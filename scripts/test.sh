@@ -19,6 +19,9 @@ echo "== the fuzz harness (its own workspace) builds against the core's sign mod
 echo "== Rust tests"
 cargo test --workspace
 
+echo "== Without std: the cache, the fast path (asserted in use) and the trust state on spin locks"
+cargo test -p edgetoken --no-default-features --features cache,precomputed-tables,sign --lib --test trust --test cache --test fastpath
+
 echo "== Fast path vs p256: 100,000-case differential test and Wycheproof, optimised build"
 cargo test --release -p edgetoken --test fastpath
 

@@ -297,7 +297,7 @@ mod lazy {
             if let Some(t) = self.ready.get() {
                 return Some(t);
             }
-            let Some(mut guard) = self.building.try_lock() else { return None };
+            let mut guard = self.building.try_lock()?;
             if let Some(t) = self.ready.get() {
                 return Some(t);
             }
