@@ -202,3 +202,48 @@ pub fn signing_key_from_jwk(text: &str) -> Result<(SigningKey, String), Error> {
     }
     Ok((key, kid))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{KeySet, Policy, UnixTime, Verifier};
+
+    fn key() -> SigningKey {
+        SigningKey::from_slice(&[7u8; 32]).unwrap()
+    }
+
+    #[test]
+    fn thumbprint_matches_an_independent_implementation() {
+        // jose's calculateJwkThumbprint(publicJwk, "sha256") for the key [7; 32].
+        assert_eq!(thumbprint(key().verifying_key()), "gWjt7nmB1udyFpLYVp0SxJnI8lJEvl7q8AFYZRqnGV8");
+        let jwk = public_jwk(key().verifying_key(), None);
+        assert!(jwk.contains(r#""x":"HhhTL9R1TALzBB2cdc6zO4P_2BrHzk_ogsyxyYvFiW4""#), "{jwk}");
+        assert!(jwk.contains(r#""y":"pGwxHE4v9A3ZajZT5uRURdMt_khuztdcepDGoYiBwKM""#), "{jwk}");
+    }
+
+    #[test]
+    fn what_it_signs_a_verifier_accepts() {
+        let kid = "k\"1"; // JSON-escaped in the header and the JWK
+        let keys = KeySet::from_jwks_json(&public_jwk(key().verifying_key(), Some(kid))).unwrap();
+        assert_eq!(keys.keys()[0].kid(), Some(kid));
+        let v = Verifier::new(Policy::new("iss", ["aud"]), keys).unwrap();
+        let claims = r#"{"iss":"iss","aud":"aud","sub":"s","jti":"j","iat":100,"exp":200}"#;
+        let token = access_token(&key(), kid, claims).unwrap();
+        assert_eq!(v.verify(&token, UnixTime::from_secs(150)).unwrap().json(), claims);
+        let long = "k".repeat(MAX_KID_LEN + 1);
+        assert_eq!(access_token(&key(), &long, claims).unwrap_err().code(), ErrorCode::InvalidConfig);
+        assert_eq!(access_token(&key(), "", claims).unwrap_err().code(), ErrorCode::InvalidConfig);
+    }
+
+    #[test]
+    fn private_jwk_round_trip_and_kid_limit() {
+        let public = public_jwk(key().verifying_key(), Some("k1"));
+        let d = b64::encode(&key().to_bytes());
+        let private = public.replacen('{', &alloc::format!(r#"{{"d":"{d}","#), 1);
+        let (parsed, kid) = signing_key_from_jwk(&private).unwrap();
+        assert_eq!((parsed.to_bytes(), kid.as_str()), (key().to_bytes(), "k1"));
+        let long = public_jwk(key().verifying_key(), Some(&"k".repeat(MAX_KID_LEN + 1)));
+        let long = long.replacen('{', &alloc::format!(r#"{{"d":"{d}","#), 1);
+        assert_eq!(signing_key_from_jwk(&long).unwrap_err().code(), ErrorCode::InvalidKey);
+    }
+}
