@@ -6,3 +6,4 @@ import { initSync } from "./gen/edgetoken_builder.js";
 initSync({ module: readFileSync(new URL("./gen/edgetoken_builder_bg.wasm", import.meta.url)) });
 
 export { buildRevocationFilter } from "./gen/edgetoken_builder.js";
+export { EdgetokenError } from "./errors.js";

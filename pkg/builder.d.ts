@@ -1,5 +1,6 @@
 // Types for "edgetoken/builder": the revocation-filter builder origins use.
 import type { Jwk } from "./index.js";
+export { EdgetokenError } from "./index.js";
 
 export interface BuildRevocationFilterOptions {
   issuer: string;
@@ -11,7 +12,7 @@ export interface BuildRevocationFilterOptions {
   builtAt?: number;
   /** Seconds the filter stays fresh after builtAt. */
   ttl: number;
-  /** The window the entries cover (max token lifetime + tolerance). Default 930. */
+  /** The window the entries cover (at least max token lifetime + clock tolerance of the edges). Default 960. */
   window?: number;
   /** Revoked session ids (`sid`) in the window. */
   sids?: string[];
@@ -25,7 +26,7 @@ export interface BuildRevocationFilterOptions {
   falsePositiveRate?: number;
 }
 
-/** Builds a signed revocation filter (for origins); throws an EdgetokenError on bad input. */
+/** Builds a signed revocation filter (for origins); throws an EdgetokenError (`invalid_config`, `invalid_key`, `too_large`) on bad input. */
 export function buildRevocationFilter(options: BuildRevocationFilterOptions): Uint8Array;
 
 

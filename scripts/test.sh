@@ -9,11 +9,18 @@ cd "$(dirname "$0")/.."
 bash scripts/ensure-tools.sh
 bash scripts/build-pkg.sh
 
-echo "== no_std: the core builds for thumbv7em-none-eabi (no std available there)"
+echo "== no_std: the core builds for thumbv7em-none-eabi (no std available there), bare and with the cache, the fast path and sign"
 cargo build --lib --no-default-features --target thumbv7em-none-eabi
+cargo build --lib --no-default-features --features cache,precomputed-tables,sign --target thumbv7em-none-eabi
+
+echo "== the fuzz harness (its own workspace) builds against the core's sign module"
+(cd fuzz && cargo check --all-targets --quiet)
 
 echo "== Rust tests"
 cargo test --workspace
+
+echo "== Without std: the cache, the fast path (asserted in use) and the trust state on spin locks"
+cargo test -p edgetoken --no-default-features --features cache,precomputed-tables,sign --lib --test trust --test cache --test fastpath
 
 echo "== Fast path vs p256: 100,000-case differential test and Wycheproof, optimised build"
 cargo test --release -p edgetoken --test fastpath

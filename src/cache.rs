@@ -2,11 +2,12 @@
 //! verified to.
 //!
 //! A hit skips only the work whose result cannot change for this verifier: decoding, the
-//! header policy, key selection, the signature and claims parsing. Everything that can
-//! change is re-checked on every hit, with the verifier's own policy: `iss`, `aud`, the
-//! time checks (`exp`, `nbf`, `iat`, lifetime) and revocation. The cache belongs to one
-//! [`crate::Verifier`] (a clone starts empty), its policy never changes, and replacing the
-//! keys clears it.
+//! header policy, the signature and claims parsing. Everything that can change is checked
+//! again on every hit: that the key which verified the token is still trusted (same `kid`,
+//! same point, in the trust state the verification reads), the claims policy (the same
+//! function a first-sight verification runs: `iss`, `aud`, `exp`, `nbf`, `iat`, lifetime)
+//! and revocation. The cache belongs to one [`crate::Verifier`] (a clone starts empty)
+//! and its policy never changes.
 //!
 //! Bounded in entries and in bytes (token + claims + a fixed overhead per entry) by two
 //! generations: new entries go to the young map; when it reaches half the limits it
@@ -15,10 +16,9 @@
 //! hash function is exposed to attacker-chosen keys.
 
 use crate::claims::Claims;
-use crate::error::{err, Error, ErrorCode};
-use crate::policy::Policy;
-use crate::time::UnixTime;
 use alloc::boxed::Box;
+use alloc::string::String;
+use p256::ecdsa::VerifyingKey;
 use alloc::collections::BTreeMap;
 
 /// Default most entries in a verifier's token cache.
@@ -52,6 +52,15 @@ impl CacheLimits {
     }
 }
 
+/// What a cache hit needs: the claims, and which key verified the token (the token's
+/// `kid` and the key's point), so a hit counts only while that key is still trusted.
+#[derive(Clone, Debug)]
+pub(crate) struct Entry {
+    pub(crate) claims: Claims,
+    pub(crate) kid: Option<String>,
+    pub(crate) key: VerifyingKey,
+}
+
 /// The bytes an entry counts for.
 pub fn entry_cost(token: &str, claims: &Claims) -> usize {
     let strings = claims.json().len()
@@ -67,8 +76,8 @@ pub fn entry_cost(token: &str, claims: &Claims) -> usize {
 #[derive(Debug, Default)]
 pub(crate) struct TokenCache {
     limits: CacheLimits,
-    young: BTreeMap<Box<str>, (Claims, usize)>,
-    old: BTreeMap<Box<str>, (Claims, usize)>,
+    young: BTreeMap<Box<str>, (Entry, usize)>,
+    old: BTreeMap<Box<str>, (Entry, usize)>,
     young_bytes: usize,
     old_bytes: usize,
 }
@@ -82,38 +91,38 @@ impl TokenCache {
         self.limits
     }
 
-    pub(crate) fn get(&mut self, token: &str) -> Option<Claims> {
-        if let Some((claims, _)) = self.young.get(token) {
-            return Some(claims.clone());
+    pub(crate) fn get(&mut self, token: &str) -> Option<Entry> {
+        if let Some((entry, _)) = self.young.get(token) {
+            return Some(entry.clone());
         }
-        let (key, (claims, cost)) = self.old.remove_entry(token)?;
+        let (key, (entry, cost)) = self.old.remove_entry(token)?;
         self.old_bytes -= cost;
-        let out = claims.clone();
-        self.push_young(key, claims, cost);
+        let out = entry.clone();
+        self.push_young(key, entry, cost);
         Some(out)
     }
 
-    pub(crate) fn insert(&mut self, token: &str, claims: &Claims) {
+    pub(crate) fn insert(&mut self, token: &str, entry: &Entry) {
         if !self.limits.enabled() {
             return;
         }
-        let cost = entry_cost(token, claims);
+        let cost = entry_cost(token, &entry.claims) + entry.kid.as_ref().map_or(0, String::len);
         if cost > self.limits.max_bytes / 2 || self.young.contains_key(token) {
             return;
         }
         if let Some((_, c)) = self.old.remove(token) {
             self.old_bytes -= c;
         }
-        self.push_young(token.into(), claims.clone(), cost);
+        self.push_young(token.into(), entry.clone(), cost);
     }
 
-    fn push_young(&mut self, key: Box<str>, claims: Claims, cost: usize) {
+    fn push_young(&mut self, key: Box<str>, entry: Entry, cost: usize) {
         if self.young.len() + 1 > self.limits.max_entries / 2 || self.young_bytes + cost > self.limits.max_bytes / 2 {
             self.old = core::mem::take(&mut self.young);
             self.old_bytes = core::mem::replace(&mut self.young_bytes, 0);
         }
         self.young_bytes += cost;
-        self.young.insert(key, (claims, cost));
+        self.young.insert(key, (entry, cost));
     }
 
     pub(crate) fn remove(&mut self, token: &str) {
@@ -136,39 +145,4 @@ impl TokenCache {
     pub(crate) fn bytes(&self) -> usize {
         self.young_bytes + self.old_bytes
     }
-}
-
-/// The claims policy that can change between two verifications of the same token, applied
-/// to cached claims exactly as on first sight: `iss`, `aud`, `exp`, `nbf`, `iat`, lifetime.
-pub(crate) fn recheck(claims: &Claims, policy: &Policy, now: UnixTime) -> Result<(), Error> {
-    if claims.issuer() != policy.issuer {
-        return Err(err(ErrorCode::IssuerMismatch, "iss is not the configured issuer"));
-    }
-    if !claims.audience().iter().any(|a| policy.audiences.iter().any(|want| want == a)) {
-        return Err(err(ErrorCode::AudienceMismatch, "aud contains none of the configured audiences"));
-    }
-    let now = now.as_secs();
-    let leeway = policy.clock_tolerance;
-    let (exp, iat) = (claims.expires_at(), claims.issued_at());
-    if now >= exp.saturating_add(leeway) {
-        return Err(err(ErrorCode::Expired, "token has expired"));
-    }
-    if let Some(nbf) = claims.not_before() {
-        if nbf > now.saturating_add(leeway) {
-            return Err(err(ErrorCode::NotYetValid, "token is not valid yet (nbf)"));
-        }
-    }
-    if iat > now.saturating_add(leeway) {
-        return Err(err(ErrorCode::IssuedInFuture, "token was issued in the future (iat)"));
-    }
-    if exp < iat {
-        return Err(err(ErrorCode::ClaimInvalid, "claim exp is before iat"));
-    }
-    if exp - iat > policy.max_token_lifetime {
-        return Err(err(
-            ErrorCode::LifetimeTooLong,
-            alloc::format!("exp - iat is {} s, limit is {} s", exp - iat, policy.max_token_lifetime),
-        ));
-    }
-    Ok(())
 }

@@ -89,9 +89,16 @@ fn audience(raw: &RawValue) -> Result<Vec<String>, Error> {
 
 /// Parses the payload and applies the policy at time `now`.
 ///
-/// Order: presence of required claims, types of the registered claims, then `iss`,
-/// `aud`, `exp`, `nbf`, `iat`, lifetime.
+/// Order: presence of required claims, types of the registered claims, then the policy
+/// ([`check_policy`]: `iss`, `aud`, `exp`, `nbf`, `iat`, lifetime).
 pub(crate) fn check(payload: Vec<u8>, policy: &Policy, now: UnixTime) -> Result<Claims, Error> {
+    let claims = parse(payload, policy)?;
+    check_policy(&claims, policy, now)?;
+    Ok(claims)
+}
+
+/// Parses the payload strictly: required claims present, registered claims well typed.
+fn parse(payload: Vec<u8>, policy: &Policy) -> Result<Claims, Error> {
     let text = String::from_utf8(payload).map_err(|_| err(ErrorCode::Malformed, "payload is not UTF-8"))?;
     let (iss, aud, exp, iat, nbf, sub, jti, sid) = {
         let obj = Object::parse(&text)
@@ -115,21 +122,28 @@ pub(crate) fn check(payload: Vec<u8>, policy: &Policy, now: UnixTime) -> Result<
     let (Some(iss), Some(aud), Some(exp), Some(iat)) = (iss, aud, exp, iat) else {
         return Err(err(ErrorCode::ClaimMissing, "iss, aud, exp and iat are required"));
     };
+    Ok(Claims { json: text, iss, aud, exp, iat, nbf, sub, jti, sid })
+}
 
-    if iss != policy.issuer {
+/// The claims policy at time `now`: `iss`, `aud`, `exp`, `nbf`, `iat`, lifetime.
+///
+/// The one check for a first-sight verification and a token-cache hit alike (a cached
+/// token's claims are checked again on every hit: time moves).
+pub(crate) fn check_policy(claims: &Claims, policy: &Policy, now: UnixTime) -> Result<(), Error> {
+    if claims.iss != policy.issuer {
         return Err(err(ErrorCode::IssuerMismatch, "iss is not the configured issuer"));
     }
-    if !aud.iter().any(|a| policy.audiences.iter().any(|want| want == a)) {
+    if !claims.aud.iter().any(|a| policy.audiences.iter().any(|want| want == a)) {
         return Err(err(ErrorCode::AudienceMismatch, "aud contains none of the configured audiences"));
     }
-
     let now = now.as_secs();
     let leeway = policy.clock_tolerance;
+    let (exp, iat) = (claims.exp, claims.iat);
     // RFC 7519 4.1.4: reject on or after exp (plus tolerance).
     if now >= exp.saturating_add(leeway) {
         return Err(err(ErrorCode::Expired, "token has expired"));
     }
-    if let Some(nbf) = nbf {
+    if let Some(nbf) = claims.nbf {
         if nbf > now.saturating_add(leeway) {
             return Err(err(ErrorCode::NotYetValid, "token is not valid yet (nbf)"));
         }
@@ -146,5 +160,5 @@ pub(crate) fn check(payload: Vec<u8>, policy: &Policy, now: UnixTime) -> Result<
             alloc::format!("exp - iat is {} s, limit is {} s", exp - iat, policy.max_token_lifetime),
         ));
     }
-    Ok(Claims { json: text, iss, aud, exp, iat, nbf, sub, jti, sid })
+    Ok(())
 }

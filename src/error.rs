@@ -51,11 +51,32 @@ pub enum ErrorCode {
     RevocationsInvalid,
     /// A revocation artifact's sequence number is lower than the one held (rollback).
     RevocationsRollback,
+    /// No key of the trusted key set matches the revocation artifact's `kid`.
+    RevocationsUnknownKey,
+    /// A revocation artifact's signature does not verify with the key its `kid` names.
+    RevocationsBadSignature,
+    /// A revocation artifact was built for another issuer.
+    RevocationsIssuerMismatch,
+    /// A revocation artifact lives longer (`not_after - built_at`) than the configured maximum.
+    RevocationsTooLongLived,
+    /// A revocation artifact's window is shorter than the tokens this verifier accepts
+    /// (max token lifetime + clock tolerance): revocations could fall out of it too early.
+    RevocationsWindowTooShort,
+    /// No key set has been loaded yet (a verifier waiting for its key sync): fail closed.
+    KeysUnavailable,
+    /// An argument of the wrong type or range (e.g. a `now` that is not a number of seconds).
+    InvalidArgument,
+    /// A discovery document was refused: not JSON, a member missing or out of range,
+    /// another issuer, or numbers this verifier cannot work with (JS `IssuerSync`).
+    DiscoveryInvalid,
+    /// A request of the sync helper failed: network error, timeout or a non-2xx/304 status
+    /// (JS `IssuerSync`).
+    FetchFailed,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order (for documentation and tests).
-    pub const ALL: [ErrorCode; 21] = [
+    pub const ALL: [ErrorCode; 30] = [
         ErrorCode::Malformed,
         ErrorCode::TooLarge,
         ErrorCode::AlgNotAllowed,
@@ -77,7 +98,42 @@ impl ErrorCode {
         ErrorCode::InvalidConfig,
         ErrorCode::RevocationsInvalid,
         ErrorCode::RevocationsRollback,
+        ErrorCode::RevocationsUnknownKey,
+        ErrorCode::RevocationsBadSignature,
+        ErrorCode::RevocationsIssuerMismatch,
+        ErrorCode::RevocationsTooLongLived,
+        ErrorCode::RevocationsWindowTooShort,
+        ErrorCode::KeysUnavailable,
+        ErrorCode::InvalidArgument,
+        ErrorCode::DiscoveryInvalid,
+        ErrorCode::FetchFailed,
     ];
+
+    /// Whether [`crate::Verifier::verify`] can return this code (a token's refusal).
+    /// The others only come from loading keys, filters or a configuration.
+    pub const fn is_verify_code(self) -> bool {
+        !matches!(
+            self,
+            ErrorCode::InvalidKey
+                | ErrorCode::InvalidConfig
+                | ErrorCode::RevocationsInvalid
+                | ErrorCode::RevocationsRollback
+                | ErrorCode::RevocationsUnknownKey
+                | ErrorCode::RevocationsBadSignature
+                | ErrorCode::RevocationsIssuerMismatch
+                | ErrorCode::RevocationsTooLongLived
+                | ErrorCode::RevocationsWindowTooShort
+                | ErrorCode::InvalidArgument
+                | ErrorCode::DiscoveryInvalid
+                | ErrorCode::FetchFailed
+        )
+    }
+
+    /// Whether loading keys, a filter or a configuration can fail with this code.
+    /// `too_large` and `revocations_stale` are both a token's and a loader's code.
+    pub const fn is_load_code(self) -> bool {
+        !self.is_verify_code() || matches!(self, ErrorCode::TooLarge | ErrorCode::RevocationsStale)
+    }
 
     /// The stable snake_case string for this code.
     pub const fn as_str(self) -> &'static str {
@@ -103,6 +159,15 @@ impl ErrorCode {
             ErrorCode::InvalidConfig => "invalid_config",
             ErrorCode::RevocationsInvalid => "revocations_invalid",
             ErrorCode::RevocationsRollback => "revocations_rollback",
+            ErrorCode::RevocationsUnknownKey => "revocations_unknown_key",
+            ErrorCode::RevocationsBadSignature => "revocations_bad_signature",
+            ErrorCode::RevocationsIssuerMismatch => "revocations_issuer_mismatch",
+            ErrorCode::RevocationsTooLongLived => "revocations_too_long_lived",
+            ErrorCode::RevocationsWindowTooShort => "revocations_window_too_short",
+            ErrorCode::KeysUnavailable => "keys_unavailable",
+            ErrorCode::InvalidArgument => "invalid_argument",
+            ErrorCode::DiscoveryInvalid => "discovery_invalid",
+            ErrorCode::FetchFailed => "fetch_failed",
         }
     }
 }

@@ -12,8 +12,9 @@
 //! The result is differential-tested against `p256`'s own verify (`tests/fastpath.rs`).
 //!
 //! Tables are built incrementally ([`TableBuilder::step`]) so no single call waits for a
-//! full build; with the `std` feature, [`LazyTable`] shares a table between threads and
-//! callers advance it a few rows at a time while the slow path answers.
+//! full build; with the `precomputed-tables` feature (std or not), [`LazyTable`] shares a
+//! table between threads and callers advance it a few rows at a time while the slow path
+//! answers.
 
 use alloc::vec::Vec;
 use p256::ecdsa::Signature;
@@ -200,15 +201,15 @@ pub fn verify_prehash_with_tables(g: &Table, q: &Table, hash: &[u8], signature: 
     <Scalar as Reduce<FieldBytes>>::reduce(&x) == *r.as_ref()
 }
 
-#[cfg(feature = "std")]
-pub use lazy::LazyTable;
+#[cfg(feature = "precomputed-tables")]
+pub use lazy::{LazyTable, MAX_KEY_TABLES};
 
-#[cfg(feature = "std")]
+#[cfg(feature = "precomputed-tables")]
 mod lazy {
     use super::{Table, TableBuilder, ROWS_PER_STEP};
+    use crate::sync::{Mutex, Once};
     use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use p256::ProjectivePoint;
-    use std::sync::{Mutex, OnceLock};
 
     /// Most key tables alive at once in the process (about 100 KB each); keys beyond
     /// that verify on the slow path.
@@ -225,7 +226,7 @@ mod lazy {
         w: u32,
         counted: bool,
         requested: AtomicBool,
-        ready: OnceLock<Table>,
+        ready: Once<Table>,
         building: Mutex<Option<TableBuilder>>,
     }
 
@@ -243,7 +244,7 @@ mod lazy {
                 w,
                 counted: false,
                 requested: AtomicBool::new(false),
-                ready: OnceLock::new(),
+                ready: Once::new(),
                 building: Mutex::new(None),
             }
         }
@@ -284,7 +285,11 @@ mod lazy {
                 if let Some(t) = self.get_or_step_rows(usize::MAX) {
                     return t;
                 }
+                // Another caller is building the rest; wait for it.
+                #[cfg(feature = "std")]
                 std::thread::yield_now();
+                #[cfg(not(feature = "std"))]
+                core::hint::spin_loop();
             }
         }
 
@@ -292,14 +297,14 @@ mod lazy {
             if let Some(t) = self.ready.get() {
                 return Some(t);
             }
-            let Ok(mut guard) = self.building.try_lock() else { return None };
+            let mut guard = self.building.try_lock()?;
             if let Some(t) = self.ready.get() {
                 return Some(t);
             }
             let builder = guard.get_or_insert_with(|| TableBuilder::new(&self.point, self.w));
             if builder.step(rows) {
                 if let Some(table) = guard.take().and_then(TableBuilder::finish) {
-                    let _ = self.ready.set(table);
+                    self.ready.call_once(|| table);
                 }
             }
             self.ready.get()
@@ -321,14 +326,14 @@ mod lazy {
 }
 
 /// The generator's lazily built table, shared by the whole process.
-#[cfg(feature = "std")]
+#[cfg(feature = "precomputed-tables")]
 pub static GENERATOR_TABLE: LazyTable = LazyTable::new(ProjectivePoint::GENERATOR, GENERATOR_WINDOW);
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[cfg(feature = "std")]
+    #[cfg(feature = "precomputed-tables")]
     #[test]
     fn lazy_table_builds_nothing_on_first_use_then_a_few_rows_per_call() {
         let lazy = LazyTable::new(ProjectivePoint::GENERATOR.double(), 8);

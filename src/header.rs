@@ -8,8 +8,9 @@ use crate::json::{self, Object};
 use alloc::string::String;
 use alloc::vec::Vec;
 
-/// Longest `kid` accepted, in bytes.
-pub const MAX_KID_LEN: usize = 256;
+/// Longest `kid` accepted, in bytes: one limit for tokens, JWKs and revocation filters
+/// (the filter format stores the kid's length in one byte).
+pub const MAX_KID_LEN: usize = 255;
 
 /// Header parameters that are refused: key sources (`jwk`, `jku`, `x5u`, `x5c`: RFC 8725
 /// §3.10 — a token must not choose its own key), `crit` (we implement no extensions),

@@ -21,8 +21,8 @@ pub struct PublicKey {
     key: VerifyingKey,
     /// The key's fixed-base table, created on first use (shared by clones of this key;
     /// `None` inside once the process-wide cap on key tables was reached).
-    #[cfg(feature = "std")]
-    table: alloc::sync::Arc<std::sync::OnceLock<Option<crate::fastpath::LazyTable>>>,
+    #[cfg(feature = "precomputed-tables")]
+    table: alloc::sync::Arc<crate::sync::Once<Option<crate::fastpath::LazyTable>>>,
 }
 
 impl PublicKey {
@@ -33,17 +33,17 @@ impl PublicKey {
         Ok(PublicKey {
             kid,
             key,
-            #[cfg(feature = "std")]
+            #[cfg(feature = "precomputed-tables")]
             table: Default::default(),
         })
     }
 
     /// The key's lazily built fast-path table (`None` when the process already holds
     /// [`crate::fastpath::MAX_KEY_TABLES`] key tables).
-    #[cfg(feature = "std")]
+    #[cfg(feature = "precomputed-tables")]
     pub(crate) fn table(&self) -> Option<&crate::fastpath::LazyTable> {
         self.table
-            .get_or_init(|| {
+            .call_once(|| {
                 crate::fastpath::LazyTable::for_key(self.key.as_affine().into(), crate::fastpath::KEY_WINDOW)
             })
             .as_ref()
@@ -52,21 +52,21 @@ impl PublicKey {
     /// Builds this key's and the generator's fast-path tables now instead of a few rows per
     /// verification (e.g. right after loading keys, off the request path). Returns whether
     /// the fast path is available for this key.
-    #[cfg(feature = "std")]
+    #[cfg(feature = "precomputed-tables")]
     pub fn precompute(&self) -> bool {
         crate::fastpath::GENERATOR_TABLE.precompute();
         self.table().map(|t| t.precompute()).is_some()
     }
 
     /// Whether verifications with this key currently use the fast path.
-    #[cfg(feature = "std")]
+    #[cfg(feature = "precomputed-tables")]
     pub fn fast_path_ready(&self) -> bool {
         crate::fastpath::GENERATOR_TABLE.is_ready()
             && self.table.get().and_then(|t| t.as_ref()).is_some_and(|t| t.is_ready())
     }
 
-    /// Whether `other` is the same public point (its table can be shared).
-    #[cfg(feature = "std")]
+    /// Takes `other`'s table if it is the same public point (rotation keeps tables).
+    #[cfg(feature = "precomputed-tables")]
     pub(crate) fn adopt_table_from(&mut self, other: &PublicKey) {
         if self.key == other.key {
             self.table = other.table.clone();
@@ -222,7 +222,7 @@ impl KeySet {
     }
 
     /// Gives each key the fast-path table of the same point in `old` (rotation keeps tables).
-    #[cfg(feature = "std")]
+    #[cfg(feature = "precomputed-tables")]
     pub(crate) fn adopt_tables_from(&mut self, old: &KeySet) {
         for key in &mut self.keys {
             if let Some(prev) = old.keys.iter().find(|k| k.key == key.key) {
@@ -234,5 +234,12 @@ impl KeySet {
     /// The keys, in the order given.
     pub fn keys(&self) -> &[PublicKey] {
         &self.keys
+    }
+
+    /// Whether `kid` selects the very key `key` in this set (same `kid` rule as
+    /// [`KeySet::select`], same public point): what a verification or a filter signed by
+    /// `key` still needs after the keys change.
+    pub fn still_trusts(&self, kid: Option<&str>, key: &VerifyingKey) -> bool {
+        self.select(kid).is_ok_and(|k| k.key == *key)
     }
 }

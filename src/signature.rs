@@ -1,8 +1,8 @@
 //! ES256: ECDSA over P-256 with SHA-256, raw 64-byte `r || s` (RFC 7518 §3.4).
 //!
-//! With the `std` feature, verification uses the fast path ([`crate::fastpath`]: fixed-base
-//! tables for the generator and the key) once both tables are built; until then (and
-//! without `std`) it uses `p256`'s own verify. Both give the same answer for every input
+//! With the `precomputed-tables` feature, verification uses the fast path
+//! ([`crate::fastpath`]: fixed-base tables for the generator and the key) once both tables
+//! are built; until then (and without the feature) it uses `p256`'s own verify. Both give the same answer for every input
 //! (differential-tested in `tests/fastpath.rs`).
 
 use crate::error::{err, Error, ErrorCode};
@@ -35,7 +35,7 @@ fn does_not_verify() -> Error {
 /// low-S, and RFC 7515 A.3 is one.
 pub fn verify_es256(key: &PublicKey, message: &[u8], signature: &[u8]) -> Result<(), Error> {
     let sig = parse(signature)?;
-    #[cfg(feature = "std")]
+    #[cfg(feature = "precomputed-tables")]
     {
         // Each call advances unfinished tables by a few rows, so no call waits for a build.
         let g = crate::fastpath::GENERATOR_TABLE.get_or_step();

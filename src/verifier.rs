@@ -1,159 +1,126 @@
-//! The one entry point: composes token, header, keys, signature and claims.
+//! The one entry point: composes token, header, keys, signature, claims and revocation.
 
 use crate::claims::{self, Claims};
 use crate::error::Error;
 use crate::header;
 use crate::keys::KeySet;
 use crate::policy::Policy;
-use crate::revocation::{RevocationList, RevocationStatus};
+use crate::revocation::{RevocationStatus, TokenIds};
 use crate::signature;
+use crate::sync::{Mutex, RwLock};
 use crate::time::UnixTime;
 use crate::token;
+use crate::trust::{RevocationOptions, TrustState};
+use alloc::sync::Arc;
 use alloc::vec::Vec;
-#[cfg(feature = "std")]
-use crate::cache::{CacheLimits, TokenCache};
+#[cfg(feature = "cache")]
+use crate::cache::{CacheLimits, Entry, TokenCache};
 
-/// Verifies ES256 access tokens against a [`Policy`] and a [`KeySet`].
+/// Verifies ES256 access tokens against a [`Policy`] and a [`TrustState`].
 ///
-/// With the `std` feature a verifier keeps a bounded cache of the tokens it verified
-/// ([`crate::cache`]); a clone starts with an empty cache.
-#[derive(Clone, Debug)]
+/// The policy (and the token cache's limits) are fixed at construction. The trust state
+/// (keys, revocation filter, revocation policy) is held in one cell and replaced whole
+/// through [`Verifier::update_trust`] (which [`Verifier::set_keys`] and
+/// [`Verifier::set_revocations`] call); a verification reads one snapshot of it, so it
+/// never sees new keys with an old filter or the reverse.
+///
+/// With the `cache` feature a verifier keeps a bounded cache of the tokens it verified
+/// ([`crate::cache`]); a clone shares nothing with it (same state, empty cache).
+#[derive(Debug)]
 pub struct Verifier {
     policy: Policy,
-    keys: KeySet,
-    revocations: Option<RevocationList>,
-    revocation_required: bool,
-    #[cfg(feature = "std")]
-    cache: CacheCell,
+    trust: TrustCell,
+    #[cfg(feature = "cache")]
+    cache: Mutex<TokenCache>,
 }
 
-/// The token cache behind a lock (`verify` takes `&self` and a verifier is `Sync`).
-#[cfg(feature = "std")]
+/// The current trust state: readers clone the `Arc` (no copy of keys or filter), writers
+/// are serialized by `update` and swap the `Arc` in one short write.
 #[derive(Debug)]
-struct CacheCell(std::sync::Mutex<TokenCache>);
+struct TrustCell {
+    current: RwLock<Arc<TrustState>>,
+    update: Mutex<()>,
+}
 
-#[cfg(feature = "std")]
-impl CacheCell {
-    fn new(limits: CacheLimits) -> Self {
-        CacheCell(std::sync::Mutex::new(TokenCache::new(limits)))
+impl TrustCell {
+    fn new(state: TrustState) -> Self {
+        TrustCell { current: RwLock::new(Arc::new(state)), update: Mutex::new(()) }
     }
-    fn lock(&self) -> std::sync::MutexGuard<'_, TokenCache> {
-        // The cache holds no invariant a panic elsewhere could break; a poisoned lock is
-        // recovered after clearing it.
-        self.0.lock().unwrap_or_else(|poisoned| {
-            let mut guard = poisoned.into_inner();
-            guard.clear();
-            guard
-        })
+
+    fn snapshot(&self) -> Arc<TrustState> {
+        self.current.read().clone()
+    }
+
+    fn update(&self, f: impl FnOnce(&TrustState) -> Result<TrustState, Error>) -> Result<Arc<TrustState>, Error> {
+        // One writer at a time, so no update is lost; verifications keep reading the old
+        // state while `f` runs (a filter's signature check takes a while).
+        let _writer = self.update.lock();
+        let next = Arc::new(f(&self.snapshot())?);
+        *self.current.write() = next.clone();
+        Ok(next)
     }
 }
 
-#[cfg(feature = "std")]
-impl Clone for CacheCell {
+impl Clone for Verifier {
     fn clone(&self) -> Self {
-        CacheCell::new(self.lock().limits())
+        Verifier {
+            policy: self.policy.clone(),
+            trust: TrustCell::new((*self.trust.snapshot()).clone()),
+            #[cfg(feature = "cache")]
+            cache: Mutex::new(TokenCache::new(self.cache.lock().limits())),
+        }
     }
 }
 
 impl Verifier {
-    /// A verifier; refuses an invalid policy with [`crate::ErrorCode::InvalidConfig`].
+    /// A verifier trusting `keys`, revocation optional. Refuses an invalid policy with
+    /// [`crate::ErrorCode::InvalidConfig`].
     pub fn new(policy: Policy, keys: KeySet) -> Result<Self, Error> {
+        Self::with_trust(policy, TrustState::new(Some(keys), RevocationOptions::default())?)
+    }
+
+    /// A verifier with an initial trust state (which may hold no keys yet: every
+    /// verification then fails closed with `keys_unavailable` until keys are set).
+    pub fn with_trust(policy: Policy, trust: TrustState) -> Result<Self, Error> {
         policy.validate()?;
         Ok(Verifier {
             policy,
-            keys,
-            revocations: None,
-            revocation_required: false,
-            #[cfg(feature = "std")]
-            cache: CacheCell::new(CacheLimits::default()),
+            trust: TrustCell::new(trust),
+            #[cfg(feature = "cache")]
+            cache: Mutex::new(TokenCache::new(CacheLimits::default())),
         })
     }
 
-    /// Sets the token cache's limits (and empties it); [`CacheLimits::DISABLED`] turns it off.
-    #[cfg(feature = "std")]
+    /// The same verifier with other cache limits (and an empty cache);
+    /// [`CacheLimits::DISABLED`] turns the cache off.
+    #[cfg(feature = "cache")]
+    pub fn with_cache_limits(self, limits: CacheLimits) -> Self {
+        Verifier { cache: Mutex::new(TokenCache::new(limits)), ..self }
+    }
+
+    /// Sets the token cache's limits (and empties it).
+    #[cfg(feature = "cache")]
     pub fn set_cache_limits(&mut self, limits: CacheLimits) {
-        self.cache = CacheCell::new(limits);
+        self.cache = Mutex::new(TokenCache::new(limits));
     }
 
     /// The token cache's limits.
-    #[cfg(feature = "std")]
+    #[cfg(feature = "cache")]
     pub fn cache_limits(&self) -> CacheLimits {
         self.cache.lock().limits()
     }
 
     /// Entries and bytes currently in the token cache.
-    #[cfg(feature = "std")]
+    #[cfg(feature = "cache")]
     pub fn cache_usage(&self) -> (usize, usize) {
         let c = self.cache.lock();
         (c.len(), c.bytes())
     }
 
     /// Empties the token cache.
-    #[cfg(feature = "std")]
+    #[cfg(feature = "cache")]
     pub fn clear_cache(&self) {
         self.cache.lock().clear();
-    }
-
-    /// Requires a fresh revocation filter: while none is loaded, or once it is stale,
-    /// every token is refused with `revocations_stale` (fail closed).
-    pub fn set_revocation_required(&mut self, required: bool) {
-        self.revocation_required = required;
-    }
-
-    /// Whether a fresh revocation filter is required.
-    pub fn revocation_required(&self) -> bool {
-        self.revocation_required
-    }
-
-    /// Installs a revocation artifact after checking its signature (with a key of this
-    /// verifier's key set), its issuer, its freshness at `now`, and that its sequence is
-    /// not lower than the one held (rollback). On error the previous filter stays.
-    pub fn set_revocations(&mut self, bytes: &[u8], now: UnixTime) -> Result<RevocationStatus, Error> {
-        let list = RevocationList::verify(bytes, &self.keys, &self.policy.issuer)?;
-        if list.is_stale(now) {
-            return Err(Error::new(
-                crate::ErrorCode::RevocationsStale,
-                "revocation filter is already past its not_after",
-            ));
-        }
-        if let Some(held) = &self.revocations {
-            if list.sequence() < held.sequence() {
-                return Err(Error::new(
-                    crate::ErrorCode::RevocationsRollback,
-                    alloc::format!(
-                        "revocation filter sequence {} is lower than the held {}",
-                        list.sequence(),
-                        held.sequence()
-                    ),
-                ));
-            }
-        }
-        let status = list.status(now);
-        self.revocations = Some(list);
-        Ok(status)
-    }
-
-    /// Whether the loaded filter revokes a token with these ids (`None`: no filter loaded).
-    /// Staleness is not considered; [`Verifier::verify`] handles it.
-    pub fn revocation_reason(&self, ids: &crate::revocation::TokenIds<'_>) -> Option<Option<&'static str>> {
-        self.revocations.as_ref().map(|r| r.revocation_reason(ids, self.policy.clock_tolerance))
-    }
-
-    /// The loaded filter's status at `now`, or `None` if none was ever loaded.
-    pub fn revocation_status(&self, now: UnixTime) -> Option<RevocationStatus> {
-        self.revocations.as_ref().map(|r| r.status(now))
-    }
-
-    /// Replaces the key set (key rotation) and empties the token cache. A key also in the
-    /// old set keeps its fast-path table.
-    #[allow(unused_mut)]
-    pub fn set_keys(&mut self, mut keys: KeySet) {
-        #[cfg(feature = "std")]
-        {
-            keys.adopt_tables_from(&self.keys);
-            self.cache.lock().clear();
-        }
-        self.keys = keys;
     }
 
     /// The policy in force.
@@ -161,58 +128,111 @@ impl Verifier {
         &self.policy
     }
 
-    /// The keys in force.
-    pub fn keys(&self) -> &KeySet {
-        &self.keys
+    /// A snapshot of the trust state in force.
+    pub fn trust(&self) -> Arc<TrustState> {
+        self.trust.snapshot()
     }
 
-    /// Verifies `token` at time `now` and returns its claims.
+    /// The one path by which the trust state changes: `f` gets the current state and
+    /// returns the next one, validated as a unit; it is installed whole, or, if `f`
+    /// refuses, nothing changes. Updates are serialized; verifications are not blocked
+    /// while `f` runs. Returns the installed state.
+    pub fn update_trust(
+        &self,
+        f: impl FnOnce(&TrustState) -> Result<TrustState, Error>,
+    ) -> Result<Arc<TrustState>, Error> {
+        self.trust.update(f)
+    }
+
+    /// Replaces the key set (rotation); see [`TrustState::with_keys`]: a filter whose
+    /// signer left the set is dropped. Cached verifications by a key that left the set
+    /// stop counting (each cache hit checks that its key is still trusted).
+    pub fn set_keys(&self, keys: KeySet) {
+        // `with_keys` cannot fail.
+        let _ = self.update_trust(|s| Ok(s.with_keys(keys)));
+    }
+
+    /// Installs a signed revocation filter; see [`TrustState::with_revocations`] for the
+    /// checks and their codes. On error the previous state stays.
+    pub fn set_revocations(&self, bytes: &[u8], now: UnixTime) -> Result<RevocationStatus, Error> {
+        let state = self.update_trust(|s| s.with_revocations(bytes, &self.policy, now))?;
+        state.revocation_status(now).ok_or_else(|| {
+            crate::error::err(crate::ErrorCode::RevocationsInvalid, "the filter was not installed")
+        })
+    }
+
+    /// Replaces the revocation policy; see [`TrustState::with_options`].
+    pub fn set_revocation_options(&self, options: RevocationOptions) -> Result<(), Error> {
+        self.update_trust(|s| s.with_options(options)).map(|_| ())
+    }
+
+    /// Requires a fresh revocation filter (or not), keeping the maximum filter lifetime.
+    pub fn set_revocation_required(&self, required: bool) {
+        use crate::trust::RevocationRequirement::{Optional, Required};
+        let requirement = if required { Required } else { Optional };
+        // Changing only the requirement keeps valid options valid: this cannot fail.
+        let _ = self.update_trust(|s| s.with_options(RevocationOptions { requirement, ..s.options() }));
+    }
+
+    /// Whether a fresh revocation filter is required.
+    pub fn revocation_required(&self) -> bool {
+        self.trust().options().requirement == crate::trust::RevocationRequirement::Required
+    }
+
+    /// Whether the loaded filter revokes a token with these ids (`None`: no filter loaded).
+    /// Staleness is not considered; [`Verifier::verify`] handles it.
+    pub fn revocation_reason(&self, ids: &TokenIds<'_>) -> Option<Option<&'static str>> {
+        self.trust().revocation_reason(ids, self.policy.clock_tolerance)
+    }
+
+    /// The loaded filter's status at `now`, or `None` if none is loaded.
+    pub fn revocation_status(&self, now: UnixTime) -> Option<RevocationStatus> {
+        self.trust().revocation_status(now)
+    }
+
+    /// Verifies `token` at time `now` against the current trust state and returns its
+    /// claims.
     ///
     /// Steps, cheapest and most decisive first: size limit and decoding, header policy
     /// (alg allowlist before anything else), key selection, signature, claims, revocation.
     ///
-    /// A token this verifier already accepted is found in its cache: only `iss`, `aud`,
-    /// the time checks and revocation run again (they are the checks whose outcome can
-    /// change); see [`crate::cache`].
+    /// A token this verifier already accepted is found in its cache: only the key's
+    /// continued trust, the claims policy (same function as on first sight) and
+    /// revocation run again; see [`crate::cache`].
     pub fn verify(&self, token: &str, now: UnixTime) -> Result<Claims, Error> {
-        #[cfg(feature = "std")]
-        {
-            let hit = self.cache.lock().get(token);
-            if let Some(claims) = hit {
-                let checked = crate::cache::recheck(&claims, &self.policy, now)
-                    .and_then(|()| self.check_revocation(&claims, now));
-                if let Err(e) = &checked {
-                    if e.code() == crate::ErrorCode::Expired {
-                        self.cache.lock().remove(token);
-                    }
-                }
-                return checked.map(|()| claims);
-            }
-        }
-        let payload = self.verify_signature(token)?;
-        let claims = claims::check(payload, &self.policy, now)?;
-        self.check_revocation(&claims, now)?;
-        #[cfg(feature = "std")]
-        self.cache.lock().insert(token, &claims);
-        Ok(claims)
+        self.verify_with(token, &self.trust.snapshot(), now)
     }
 
-    /// Step 6: revocation. Fails closed when a filter is required but missing or stale.
-    fn check_revocation(&self, claims: &Claims, now: UnixTime) -> Result<(), Error> {
-        match &self.revocations {
-            None if self.revocation_required => Err(Error::new(
-                crate::ErrorCode::RevocationsStale,
-                "a revocation filter is required and none has been loaded",
-            )),
-            None => Ok(()),
-            Some(list) if self.revocation_required && list.is_stale(now) => Err(Error::new(
-                crate::ErrorCode::RevocationsStale,
-                "the revocation filter is past its not_after",
-            )),
-            // A stale filter on a verifier that does not require one still knows of real
-            // revocations; consulting it can only refuse more.
-            Some(list) => list.check(claims, self.policy.clock_tolerance),
+    /// [`Verifier::verify`] against a trust state the caller holds (e.g. one it manages
+    /// itself, or a snapshot taken once for several tokens).
+    pub fn verify_with(&self, token: &str, trust: &TrustState, now: UnixTime) -> Result<Claims, Error> {
+        #[cfg(feature = "cache")]
+        {
+            let hit = self.cache.lock().get(token);
+            if let Some(entry) = hit {
+                let keys = trust.require_keys()?;
+                if keys.still_trusts(entry.kid.as_deref(), &entry.key) {
+                    let checked = claims::check_policy(&entry.claims, &self.policy, now)
+                        .and_then(|()| trust.check_revocation(&entry.claims, self.policy.clock_tolerance, now));
+                    if let Err(e) = &checked {
+                        if e.code() == crate::ErrorCode::Expired {
+                            self.cache.lock().remove(token);
+                        }
+                    }
+                    return checked.map(|()| entry.claims);
+                }
+                // The key that verified it is no longer trusted: verify from scratch.
+                self.cache.lock().remove(token);
+            }
         }
+        let (payload, kid, key) = self.check_signature(token, trust)?;
+        let claims = claims::check(payload, &self.policy, now)?;
+        trust.check_revocation(&claims, self.policy.clock_tolerance, now)?;
+        #[cfg(feature = "cache")]
+        self.cache.lock().insert(token, &Entry { claims: claims.clone(), kid, key });
+        #[cfg(not(feature = "cache"))]
+        let _ = (kid, key);
+        Ok(claims)
     }
 
     /// Steps 1–4 only (no claims policy): returns the signed payload bytes.
@@ -220,10 +240,19 @@ impl Verifier {
     /// For non-JWT JWS payloads and test vectors. Access tokens must go through
     /// [`Verifier::verify`], which also checks issuer, audience and time.
     pub fn verify_signature(&self, token: &str) -> Result<Vec<u8>, Error> {
+        self.check_signature(token, &self.trust.snapshot()).map(|(payload, _, _)| payload)
+    }
+
+    /// Steps 1–4: the payload, the token's `kid` and the key that verified it.
+    fn check_signature(
+        &self,
+        token: &str,
+        trust: &TrustState,
+    ) -> Result<(Vec<u8>, Option<alloc::string::String>, p256::ecdsa::VerifyingKey), Error> {
         let jws = token::decode(token, self.policy.max_token_size)?;
         let header = header::check(&jws.header, &self.policy.algorithms, self.policy.typ.as_deref())?;
-        let key = self.keys.select(header.kid.as_deref())?;
+        let key = trust.require_keys()?.select(header.kid.as_deref())?;
         signature::verify_es256(key, jws.signing_input.as_bytes(), &jws.signature)?;
-        Ok(jws.payload)
+        Ok((jws.payload, header.kid, *key.verifying_key()))
     }
 }

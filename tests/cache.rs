@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use edgetoken::cache::{entry_cost, CacheLimits};
-use edgetoken::revocation::FilterSpec;
+use edgetoken::sign::FilterSpec;
 use edgetoken::{ErrorCode, Policy, UnixTime, Verifier};
 
 fn uncached(policy: Policy) -> Verifier {
@@ -58,7 +58,7 @@ fn expired_on_hit_is_refused_and_dropped() {
 
 #[test]
 fn revoked_on_hit_is_refused() {
-    let mut v = verifier();
+    let v = verifier();
     let t = valid_token();
     let mut spec = FilterSpec::new(ISS, 1, UnixTime::from_secs(NOW), 600, 930);
     let empty = spec.build(&signing_key(), KID, [1; 16]).unwrap();
@@ -75,7 +75,7 @@ fn revoked_on_hit_is_refused() {
     // Required and stale: fail closed on a hit too.
     let spec3 = FilterSpec::new(ISS, 3, UnixTime::from_secs(NOW), 10, 930);
     let short = spec3.build(&signing_key(), KID, [3; 16]).unwrap();
-    let mut v2 = verifier();
+    let v2 = verifier();
     v2.set_revocation_required(true);
     v2.set_revocations(&short, now()).unwrap();
     assert_ok(v2.verify(&t, now()), "fresh filter");
@@ -83,16 +83,28 @@ fn revoked_on_hit_is_refused() {
 }
 
 #[test]
-fn key_rotation_clears_the_cache() {
-    let mut v = verifier();
+fn a_cache_hit_counts_only_while_its_key_is_trusted() {
+    let v = verifier();
     let t = valid_token();
     assert_ok(v.verify(&t, now()), "first sight");
     assert_eq!(v.cache_usage().0, 1);
+    // A rotation that keeps the key keeps the entry, and the hit still answers.
+    v.set_keys(key_set(&[(&signing_key(), Some(KID)), (&other_key(), Some(OTHER_KID))]));
+    assert_eq!(v.cache_usage().0, 1);
+    assert_ok(v.verify(&t, now()), "key still trusted");
+    // Once the key is gone the entry no longer counts (and is dropped).
     v.set_keys(key_set(&[(&other_key(), Some(OTHER_KID))]));
-    assert_eq!(v.cache_usage(), (0, 0));
     assert_code(v.verify(&t, now()), ErrorCode::KeyNotFound, "old key's token after rotation");
+    assert_eq!(v.cache_usage(), (0, 0));
+    // With no keys at all, the cache answers nothing either.
+    let keyless = edgetoken::Verifier::with_trust(
+        policy(),
+        edgetoken::TrustState::new(None, edgetoken::RevocationOptions::default()).unwrap(),
+    )
+    .unwrap();
+    assert_code(keyless.verify(&t, now()), ErrorCode::KeysUnavailable, "no keys yet");
     // Same kid, different key: the cached signature must not carry over.
-    let mut v = verifier();
+    let v = verifier();
     assert_ok(v.verify(&t, now()), "first sight");
     v.set_keys(key_set(&[(&other_key(), Some(KID))]));
     assert_code(v.verify(&t, now()), ErrorCode::BadSignature, "same kid, new key");

@@ -43,7 +43,7 @@ fn fuzz_regressions_replay() {
 /// (so the oracles run), a valid artifact installs, a key set parses.
 #[test]
 fn harness_smoke() {
-    use edgetoken::revocation::FilterSpec;
+    use edgetoken::sign::FilterSpec;
     use edgetoken::UnixTime;
     let claims = harness::valid_claims(harness::NOW);
     let token = harness::sign_token(harness::HEADER.as_bytes(), claims.as_bytes());

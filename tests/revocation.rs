@@ -144,7 +144,7 @@ fn small_filters_keep_the_false_positive_target() {
 #[test]
 fn verifier_rejects_revoked_sessions_tokens_users_and_global_cutoff() {
     let k = key(1);
-    let mut v = verifier();
+    let v = verifier();
     let now = UnixTime::from_secs(T0 + 10);
     let t = |sub: &str, sid: &str, jti: &str, iat: u64| token(&k, "k1", sub, sid, jti, iat);
     let ok = t("carol", "s-ok", "j-ok", T0);
@@ -178,7 +178,7 @@ fn verifier_rejects_revoked_sessions_tokens_users_and_global_cutoff() {
 #[test]
 fn required_filter_fails_closed_when_missing_or_stale() {
     let k = key(1);
-    let mut v = verifier();
+    let v = verifier();
     v.set_revocation_required(true);
     let tok = token(&k, "k1", "carol", "s", "j", T0);
     let at = UnixTime::from_secs;
@@ -196,7 +196,7 @@ fn required_filter_fails_closed_when_missing_or_stale() {
 fn bad_artifacts_are_refused_and_the_previous_filter_kept() {
     let k = key(1);
     let other = key(2);
-    let mut v = verifier();
+    let v = verifier();
     let now = UnixTime::from_secs(T0 + 1);
     let mut held = spec(5, T0);
     held.sids = vec!["s-bad".into()];
@@ -208,16 +208,31 @@ fn bad_artifacts_are_refused_and_the_previous_filter_kept() {
     let cases: Vec<(&str, Vec<u8>, ErrorCode)> = vec![
         ("rollback", spec(4, T0).build(&k, "k1", [7; 16]).unwrap(), ErrorCode::RevocationsRollback),
         ("stale", spec(6, T0 - 120).build(&k, "k1", [7; 16]).unwrap(), ErrorCode::RevocationsStale),
-        ("wrong key, same kid", spec(6, T0).build(&other, "k1", [7; 16]).unwrap(), ErrorCode::BadSignature),
-        ("unknown kid", spec(6, T0).build(&other, "k9", [7; 16]).unwrap(), ErrorCode::KeyNotFound),
+        ("wrong key, same kid", spec(6, T0).build(&other, "k1", [7; 16]).unwrap(), ErrorCode::RevocationsBadSignature),
+        ("unknown kid", spec(6, T0).build(&other, "k9", [7; 16]).unwrap(), ErrorCode::RevocationsUnknownKey),
         (
             "wrong issuer",
             FilterSpec::new("https://evil.example", 6, UnixTime::from_secs(T0), 60, 930)
                 .build(&k, "k1", [7; 16])
                 .unwrap(),
-            ErrorCode::IssuerMismatch,
+            ErrorCode::RevocationsIssuerMismatch,
         ),
-        ("truncated", truncated, ErrorCode::BadSignature),
+        (
+            "far-future not_after",
+            FilterSpec::new(ISS, 6, UnixTime::from_secs(T0), u64::MAX - T0, 930).build(&k, "k1", [7; 16]).unwrap(),
+            ErrorCode::RevocationsTooLongLived,
+        ),
+        (
+            "one second over the default maximum lifetime",
+            FilterSpec::new(ISS, 6, UnixTime::from_secs(T0), 3601, 930).build(&k, "k1", [7; 16]).unwrap(),
+            ErrorCode::RevocationsTooLongLived,
+        ),
+        (
+            "window shorter than max token lifetime + clock tolerance",
+            FilterSpec::new(ISS, 6, UnixTime::from_secs(T0), 60, 929).build(&k, "k1", [7; 16]).unwrap(),
+            ErrorCode::RevocationsWindowTooShort,
+        ),
+        ("truncated", truncated, ErrorCode::RevocationsBadSignature),
         ("empty", Vec::new(), ErrorCode::RevocationsInvalid),
         ("retired algorithm 1", { let mut b = good_next.clone(); b[5] = 1; b }, ErrorCode::RevocationsInvalid),
         ("not an artifact", b"hello world, this is not a filter at all, not even close........".repeat(2), ErrorCode::RevocationsInvalid),
@@ -274,6 +289,13 @@ fn builder_refuses_bad_input() {
     let s = spec(1, T0);
     assert_eq!(s.build(&k, "", [0; 16]).unwrap_err().code(), ErrorCode::InvalidConfig);
     assert_eq!(s.build(&k, &"k".repeat(256), [0; 16]).unwrap_err().code(), ErrorCode::InvalidConfig);
+    // One kid limit: the longest kid a token and a JWK may carry signs a filter too.
+    let long = "k".repeat(edgetoken::header::MAX_KID_LEN);
+    let v = Verifier::new(Policy::new(ISS, [AUD]), jwks(&[(&k, &long)])).unwrap();
+    let filter = s.build(&k, &long, [0; 16]).unwrap();
+    assert_eq!(v.set_revocations(&filter, UnixTime::from_secs(T0)).unwrap().kid, long);
+    let tok = token(&k, &long, "carol", "s", "j", T0);
+    assert!(v.verify(&tok, UnixTime::from_secs(T0)).is_ok(), "a token with the longest kid");
     let mut s = spec(1, T0);
     s.users = vec![(String::new(), 1)];
     assert_eq!(s.build(&k, "k1", [0; 16]).unwrap_err().code(), ErrorCode::InvalidConfig);

@@ -1,23 +1,21 @@
-// Loads the origin's configuration, JWKS and revocation filter, and checks the filter with
-// the edgetoken wasm package in this browser, exactly as an edge would.
-import init, { Verifier } from "/pkg/browser.js";
+// Keeps this page's edgetoken Verifier in sync with the origin exactly as an edge does:
+// IssuerSync reads the discovery document, then the JWKS and the signed revocation filter,
+// all checked by the wasm package in this browser.
+import init, { IssuerSync } from "/pkg/browser.js";
 
 let ready = null;
 
 export async function originVerifier() {
   ready ??= (async () => {
     await init();
-    const config = await (await fetch("/.well-known/edgetoken.json")).json();
-    const jwks = await (await fetch(config.jwks_uri)).json();
-    return {
-      config,
-      verifier: new Verifier({
-        issuer: config.issuer,
-        audience: config.audience,
-        jwks,
-        revocationUrl: config.revocations_uri,
-      }),
-    };
+    // The verifier's issuer, audience and policy numbers come from the discovery document.
+    const sync = await IssuerSync.fromDiscovery({
+      discovery: new URL("/.well-known/edgetoken.json", location.href).href,
+      // no-store: the sync's own If-None-Match decides what is fresh, not the browser cache.
+      fetch: (url, opts) => fetch(url, { ...opts, cache: "no-store" }),
+    });
+    await sync.refresh();
+    return { config: sync.discovery, verifier: sync.verifier, sync };
   })().catch((e) => {
     ready = null;
     throw e;
@@ -25,10 +23,9 @@ export async function originVerifier() {
   return ready;
 }
 
-/** Fetches the current filter and returns its status as verified by pkg. */
+/** Syncs keys and filter now and returns the filter's status as verified by pkg. */
 export async function loadFilterStatus() {
-  const { verifier, config } = await originVerifier();
-  const res = await fetch(config.revocations_uri, { cache: "no-store" });
-  if (!res.ok) throw new Error(`GET /revocations: HTTP ${res.status}`);
-  return verifier.setRevocations(new Uint8Array(await res.arrayBuffer()));
+  const { verifier, sync } = await originVerifier();
+  await sync.refresh();
+  return verifier.revocationStatus();
 }

@@ -1,65 +1,55 @@
 // Edge middleware: verifies the access-token cookie with edgetoken (wasm, imported as a
-// precompiled module by the package's `edge-light` entry), keeps the revocation filter
-// fresh, and passes verified claims to the page in a request header.
-import { NextResponse, type NextRequest } from "next/server";
-import { Verifier, RevocationSync } from "edgetoken";
+// precompiled module by the package's `edge-light` entry), keeps keys and revocation
+// filter in sync with the origin (IssuerSync: discovery document, JWKS, filter), and
+// passes verified claims to the page in a request header.
+import { NextResponse, type NextFetchEvent, type NextRequest } from "next/server";
+import { IssuerSync } from "edgetoken";
 
 const ORIGIN = process.env.EDGETOKEN_ORIGIN ?? "http://127.0.0.1:8080";
-const ISSUER = process.env.EDGETOKEN_ISSUER ?? "edgetoken-origin";
 const AUDIENCE = process.env.EDGETOKEN_AUDIENCE ?? "edgetoken";
-const CLOCK_TOLERANCE = Number(process.env.EDGETOKEN_CLOCK_TOLERANCE ?? 30);
-const REVOCATION_INTERVAL = Number(process.env.EDGETOKEN_REVOCATION_INTERVAL ?? 2);
+// Unset: the origin's clock_tolerance from its discovery document.
+const CLOCK_TOLERANCE = process.env.EDGETOKEN_CLOCK_TOLERANCE ? Number(process.env.EDGETOKEN_CLOCK_TOLERANCE) : undefined;
+// Seconds between syncs; unset: the origin's recommended sync_interval.
+const SYNC_INTERVAL = process.env.EDGETOKEN_SYNC_INTERVAL ? Number(process.env.EDGETOKEN_SYNC_INTERVAL) : undefined;
 const ACCESS_COOKIE = "__Host-access";
 const CLAIMS_HEADER = "x-edgetoken-claims";
 
-type Edge = { verifier: Verifier; sync: RevocationSync; jwksFetchedAt: number };
-let edge: Promise<Edge> | null = null;
+let edge: Promise<IssuerSync> | null = null;
 
-async function fetchJwks() {
-  const res = await fetch(`${ORIGIN}/.well-known/jwks.json`, { cache: "no-store" });
-  if (!res.ok) throw new Error(`JWKS: HTTP ${res.status}`);
-  return res.json();
-}
-
-/** One verifier per isolate, created on first use (and retried if the origin was down). */
-function getEdge(): Promise<Edge> {
-  edge ??= (async () => {
-    const verifier = new Verifier({
-      issuer: ISSUER,
-      audience: AUDIENCE,
-      clockTolerance: CLOCK_TOLERANCE,
-      jwks: await fetchJwks(),
-      revocationUrl: `${ORIGIN}/revocations`, // makes revocation checking required
-    });
-    const sync = new RevocationSync(verifier, { interval: REVOCATION_INTERVAL, margin: 10 });
-    return { verifier, sync, jwksFetchedAt: Date.now() };
-  })().catch((e) => {
+/**
+ * One verifier and sync per isolate, created on first use (and retried if the origin was
+ * down). The verifier's issuer, token lifetime and filter bounds come from the origin's
+ * discovery document; it has no keys until the first sync, so revocation is required and
+ * every verification fails closed (keys_unavailable, revocations_stale) until then.
+ */
+function getEdge(): Promise<IssuerSync> {
+  edge ??= IssuerSync.fromDiscovery({
+    discovery: `${ORIGIN}/.well-known/edgetoken.json`,
+    interval: SYNC_INTERVAL,
+    verifier: CLOCK_TOLERANCE === undefined ? { audience: AUDIENCE } : { audience: AUDIENCE, clockTolerance: CLOCK_TOLERANCE },
+  }).catch((e) => {
     edge = null;
     throw e;
   });
   return edge;
 }
 
-export async function middleware(req: NextRequest) {
+export async function middleware(req: NextRequest, event: NextFetchEvent) {
   // Never trust a claims header from the client.
   const headers = new Headers(req.headers);
   headers.delete(CLAIMS_HEADER);
 
-  let e: Edge;
+  let sync: IssuerSync;
   try {
-    e = await getEdge();
+    sync = await getEdge();
   } catch {
     return NextResponse.json({ error: "origin_unreachable" }, { status: 503 });
   }
-  await e.sync.ensureFresh();
   const token = req.cookies.get(ACCESS_COOKIE)?.value ?? "";
-  let result = e.verifier.verify(token);
-  if (!result.ok && result.code === "key_not_found" && Date.now() - e.jwksFetchedAt > 10_000) {
-    // Key rotation: refetch the JWKS at most every 10 s, then verify again.
-    e.jwksFetchedAt = Date.now();
-    e.verifier.setKeys(await fetchJwks());
-    result = e.verifier.verify(token);
-  }
+  // Waits for the origin only when keys or filter are missing or stale; a token naming a
+  // key this edge does not hold yet triggers one (rate-limited) JWKS fetch. Background
+  // syncs are kept alive by event.waitUntil.
+  const result = await sync.verify(token, event);
   if (result.ok) {
     headers.set(CLAIMS_HEADER, JSON.stringify(result.claims));
     return NextResponse.next({ request: { headers } });
@@ -69,7 +59,8 @@ export async function middleware(req: NextRequest) {
     url.searchParams.set("next", req.nextUrl.pathname);
     return NextResponse.redirect(url);
   }
-  if (result.code === "revocations_stale") {
+  if (result.code === "revocations_stale" || result.code === "keys_unavailable") {
+    // The edge cannot decide (origin unreachable): fail closed, and say it is temporary.
     return NextResponse.json({ error: result.code, message: result.message }, { status: 503 });
   }
   return NextResponse.json(

@@ -4,7 +4,7 @@
 //!
 //! `cargo run --example make_seeds [-- OUT_DIR]` (run.sh does it when a corpus is empty).
 
-use edgetoken::revocation::FilterSpec;
+use edgetoken::sign::FilterSpec;
 use edgetoken::UnixTime;
 use edgetoken_fuzz::*;
 use std::fs;

@@ -8,14 +8,16 @@
 //! with serde_json), a cached verification answers like an uncached one, and an accepted
 //! revocation artifact installs and answers lookups.
 //!
-//! Only `edgetoken`, `p256`, `base64` and `serde_json` are used: the root crate's
+//! Only `edgetoken` (with its `sign` module: tokens and filters are signed by the same
+//! code the origin uses), `p256`, `base64` and `serde_json` are used: the root crate's
 //! dependencies and dev-dependencies, so the regression test compiles without the fuzz crate.
 #![allow(dead_code)]
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use edgetoken::cache::CacheLimits;
-use edgetoken::revocation::{FilterSpec, Kind, RevocationList, TokenIds};
+use edgetoken::revocation::{Kind, RevocationList, TokenIds};
+use edgetoken::sign::FilterSpec;
 use edgetoken::{Claims, Error, ErrorCode, KeySet, Policy, PublicKey, UnixTime, Verifier};
 use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey};
@@ -56,19 +58,12 @@ pub fn b64(bytes: impl AsRef<[u8]>) -> String {
 
 /// The public JWK of `key` under `kid`.
 pub fn public_jwk(key: &SigningKey, kid: &str) -> String {
-    let point = key.verifying_key().to_sec1_point(false);
-    format!(
-        r#"{{"kty":"EC","crv":"P-256","kid":"{kid}","x":"{}","y":"{}"}}"#,
-        b64(point.x().expect("x")),
-        b64(point.y().expect("y"))
-    )
+    edgetoken::sign::public_jwk(key.verifying_key(), Some(kid))
 }
 
 /// A compact JWS over arbitrary header and payload bytes, signed by [`signing_key`].
 pub fn sign_token(header: &[u8], payload: &[u8]) -> String {
-    let input = format!("{}.{}", b64(header), b64(payload));
-    let sig: Signature = fixture().signer.sign(input.as_bytes());
-    format!("{input}.{}", b64(sig.to_bytes()))
+    edgetoken::sign::compact_jws(&fixture().signer, header, payload)
 }
 
 /// Appends the ES256 signature of [`signing_key`] to `signed`.
@@ -222,7 +217,7 @@ fn check_revocations(list: &RevocationList, artifact: &[u8]) {
         let _ = list.revocation_reason(&TokenIds { iat, ..TokenIds::default() }, u64::MAX);
     }
     // A verifier installs what RevocationList::verify accepts, when fresh.
-    let mut v = fixture().strict.clone();
+    let v = fixture().strict.clone();
     let installed = v.set_revocations(artifact, at).expect("an accepted artifact installs at built_at");
     assert_eq!(installed, status);
     // The same sequence again is not a rollback; a check of a valid token never panics.
@@ -242,7 +237,7 @@ pub fn revocation_parse(data: &[u8]) {
         Ok(list) => check_revocations(&list, data),
         Err(e) => check_error(&e),
     }
-    let mut v = fx.strict.clone();
+    let v = fx.strict.clone();
     if let Err(e) = v.set_revocations(data, UnixTime::from_secs(NOW)) {
         check_error(&e);
     }

@@ -18,9 +18,10 @@
 
 use crate::config::Config;
 use crate::store::{EmergencyOutcome, EmergencyRotation, KeyState, Store, StoreError, StoredKey, WithdrawTarget};
-use crate::tokens::{b64, random_bytes, sha256, strong_etag};
+use crate::tokens::{random_bytes, strong_etag};
+use edgetoken::sign::{public_jwk, thumbprint};
 use edgetoken::{KeySet, Policy, Verifier};
-use p256::ecdsa::{SigningKey, VerifyingKey};
+use p256::ecdsa::SigningKey;
 use std::sync::{Arc, Mutex, RwLock};
 
 /// The keys in force at one moment.
@@ -120,27 +121,6 @@ pub fn generate() -> SigningKey {
             return key;
         }
     }
-}
-
-fn coordinates(vk: &VerifyingKey) -> (String, String) {
-    let point = vk.to_sec1_point(false);
-    let x = point.x().map(|x| b64(x.as_slice())).unwrap_or_default();
-    let y = point.y().map(|y| b64(y.as_slice())).unwrap_or_default();
-    (x, y)
-}
-
-/// RFC 7638 JWK thumbprint: the key's id.
-pub fn thumbprint(vk: &VerifyingKey) -> String {
-    let (x, y) = coordinates(vk);
-    // Members in lexicographic order, no whitespace, as RFC 7638 requires.
-    let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
-    b64(&sha256(canonical.as_bytes()))
-}
-
-/// The public JWK of `vk`.
-pub fn public_jwk(vk: &VerifyingKey, kid: &str) -> serde_json::Value {
-    let (x, y) = coordinates(vk);
-    serde_json::json!({ "kty": "EC", "crv": "P-256", "x": x, "y": y, "kid": kid, "alg": "ES256", "use": "sig" })
 }
 
 /// Builds a stored key record for a new key that starts signing at `activates_at`.
@@ -330,12 +310,13 @@ fn build(stored: &[StoredKey], now: u64, spec: &VerifierSpec) -> Result<KeyRing,
     let mut jwks = Vec::new();
     for k in stored.iter().filter(|k| published(k, now)) {
         let sk = SigningKey::from_slice(&k.private_key).map_err(|_| bad_key(&k.kid))?;
-        jwks.push(public_jwk(sk.verifying_key(), &k.kid));
+        jwks.push(public_jwk(sk.verifying_key(), Some(&k.kid)));
         if jwks.len() == edgetoken::keys::MAX_KEYS {
             break;
         }
     }
-    let jwks_json = serde_json::json!({ "keys": jwks }).to_string();
+    // The core's public_jwk writes complete JSON objects; the set is their list.
+    let jwks_json = format!(r#"{{"keys":[{}]}}"#, jwks.join(","));
     let verifier = verifier_for(&jwks_json, spec)?;
     Ok(KeyRing {
         active: active_key,

@@ -15,7 +15,8 @@
 use crate::app::App;
 use crate::store::{RevocationSet, StoreError};
 use crate::tokens::strong_etag;
-use edgetoken::revocation::{FilterSpec, SALT_LEN};
+use edgetoken::revocation::SALT_LEN;
+use edgetoken::sign::FilterSpec;
 use edgetoken::UnixTime;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};

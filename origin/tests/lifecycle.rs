@@ -185,9 +185,8 @@ async fn cleanup_deletes_dead_rows_in_bounded_batches() {
 #[tokio::test]
 async fn background_task_rebuilds_the_filter_shortly_after_a_revocation() {
     let h = Harness::start_with(|c| {
-        c.revocation_interval = 3600; // only the debounced wake-up can explain a rebuild
-        c.revocation_ttl = 7200;
-        c.revocation_max_ttl = 7200;
+        c.revocation_interval = 3000; // only the debounced wake-up can explain a rebuild
+        c.revocation_ttl = 3600; // edges refuse filters living longer (revocations_too_long_lived)
         c.revocation_debounce_ms = 50;
     })
     .await;

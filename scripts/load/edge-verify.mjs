@@ -1,16 +1,16 @@
 // Edge-side verify under load: a Node process with pkg's Verifier (revocation required,
-// kept fresh by RevocationSync from the origin) verifying access tokens the origin issued.
+// keys and filter kept fresh by IssuerSync from the origin) verifying access tokens the
+// origin issued.
 // node edge-verify.mjs URL SESSIONS_FILE SECONDS  -> one JSON line
 import { readFileSync } from "node:fs";
-import { Verifier, RevocationSync } from "edgetoken";
+import { Verifier, IssuerSync } from "edgetoken";
 
 const [url, sessionsFile, seconds] = process.argv.slice(2);
 const tokens = readFileSync(sessionsFile, "utf8").trim().split("\n").map((l) => l.split(" ")[2]).filter((t) => t && t !== "-");
-const jwks = await (await fetch(`${url}/.well-known/jwks.json`)).text();
 const result = {};
 for (const cache of [false, true]) {
-  const verifier = new Verifier({ issuer: "edgetoken-origin", audience: "edgetoken", jwks, revocationUrl: `${url}/revocations`, cache });
-  const sync = new RevocationSync(verifier, { interval: 1 });
+  const verifier = new Verifier({ issuer: "edgetoken-origin", audience: "edgetoken", revocation: "required", cache });
+  const sync = new IssuerSync(verifier, { discovery: `${url}/.well-known/edgetoken.json`, interval: 1 });
   await sync.refresh();
   const lat = [];
   const codes = {};

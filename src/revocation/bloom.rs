@@ -64,7 +64,7 @@ impl BloomRef<'_> {
 }
 
 /// Sets the bits of `(kind, id)`.
-#[cfg(feature = "std")]
+#[cfg(feature = "sign")]
 pub(crate) fn insert(bits: &mut [u8], salt: &[u8; SALT_LEN], hashes: u8, kind: Kind, id: &[u8]) {
     let m = bits.len() as u64 * 8;
     if m == 0 {
@@ -81,13 +81,15 @@ pub(crate) fn insert(bits: &mut [u8], salt: &[u8; SALT_LEN], hashes: u8, kind: K
 /// Mitzenmacher), with p' = 0.75·p: sized exactly at p, half of all builds would measure
 /// above target by chance; the margin costs ~0.4 bits per entry. k is capped at
 /// ceil(log2(1/p')): tiny filters (rounded up to 64 bits) need no more hashes than that.
-#[cfg(feature = "std")]
+/// (`libm` for the float functions: core has none, and this must build without std.)
+#[cfg(feature = "sign")]
 pub fn dimensions(n: usize, p: f64) -> (usize, u8) {
+    use libm::{ceil, log, log2, round};
     let ln2 = core::f64::consts::LN_2;
     let n = n.max(1) as f64;
-    let bits = (n * (1.0 / (0.75 * p)).ln() / (ln2 * ln2)).ceil();
-    let bytes = ((bits / 8.0).ceil() as usize).max(8);
-    let k_cap = (1.0 / (0.75 * p)).log2().ceil();
-    let k = ((bytes as f64 * 8.0 / n) * ln2).round().min(k_cap).clamp(1.0, f64::from(MAX_HASHES)) as u8;
+    let bits = ceil(n * log(1.0 / (0.75 * p)) / (ln2 * ln2));
+    let bytes = (ceil(bits / 8.0) as usize).max(8);
+    let k_cap = ceil(log2(1.0 / (0.75 * p)));
+    let k = round((bytes as f64 * 8.0 / n) * ln2).min(k_cap).clamp(1.0, f64::from(MAX_HASHES)) as u8;
     (bytes, k)
 }

@@ -32,8 +32,6 @@ pub const MAX_ARTIFACT_SIZE: usize = 16 * 1024 * 1024;
 pub const MAX_ISSUER_LEN: usize = 1024;
 /// Longest user id (`sub`) accepted.
 pub const MAX_SUB_LEN: usize = 1024;
-/// Longest kid accepted (fits the u8 length).
-pub const MAX_KID_LEN: usize = 255;
 /// Length of the trailing signature.
 pub const SIGNATURE_LEN: usize = 64;
 
@@ -189,10 +187,10 @@ pub(crate) fn parse_signed(signed: &[u8]) -> Result<Fields, Error> {
 }
 
 /// Serializes the signed part of `f` (the caller appends the signature).
-#[cfg(feature = "std")]
+#[cfg(feature = "sign")]
 pub(crate) fn encode_signed(f: &Fields) -> Result<Vec<u8>, Error> {
     let too_long = |what: &str| err(ErrorCode::InvalidConfig, alloc::format!("{what} is too long"));
-    if f.kid.len() > MAX_KID_LEN {
+    if f.kid.len() > crate::header::MAX_KID_LEN {
         return Err(too_long("kid"));
     }
     if f.issuer.len() > MAX_ISSUER_LEN {

@@ -11,17 +11,17 @@
 //! tolerance) cannot have been revoked by it, so its hits are ignored; the normal reaction
 //! to `revoked` is a refresh at the origin, which is authoritative and issues such a token.
 
-mod bloom;
-#[cfg(feature = "std")]
-mod builder;
-mod format;
+pub(crate) mod bloom;
+pub(crate) mod format;
 
 pub use bloom::{Kind, SALT_LEN};
-#[cfg(feature = "std")]
-pub use builder::{signing_key_from_jwk, FilterSpec, DEFAULT_FALSE_POSITIVE_RATE};
-#[cfg(feature = "std")]
-pub use bloom::dimensions;
 pub use format::{MAX_ARTIFACT_SIZE, VERSION};
+/// The filter builder lives in [`crate::sign`]; this path is kept for existing callers.
+#[cfg(feature = "sign")]
+pub use crate::sign::FilterSpec;
+
+/// Default target false-positive rate of a filter's sid/jti lookups: 2^-16.
+pub const DEFAULT_FALSE_POSITIVE_RATE: f64 = 1.0 / 65536.0;
 
 use crate::claims::Claims;
 use crate::error::{err, Error, ErrorCode};
@@ -32,11 +32,14 @@ use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 use bloom::BloomRef;
+use p256::ecdsa::VerifyingKey;
 
 /// A verified revocation filter, ready for lookups.
 #[derive(Clone, Debug)]
 pub struct RevocationList {
     kid: String,
+    /// The key whose signature was checked: the filter is trusted only while it is.
+    signer: VerifyingKey,
     issuer: String,
     sequence: u64,
     built_at: u64,
@@ -79,19 +82,22 @@ pub struct RevocationStatus {
 impl RevocationList {
     /// Parses an artifact and verifies its signature with a key of `keys` and its issuer.
     ///
-    /// The signature is checked before any variable-length field is parsed.
+    /// The signature is checked before any variable-length field is parsed. Refusals have
+    /// filter codes: `revocations_unknown_key`, `revocations_bad_signature`,
+    /// `revocations_issuer_mismatch`, `revocations_invalid` (structure), `too_large`.
     pub fn verify(bytes: &[u8], keys: &KeySet, issuer: &str) -> Result<Self, Error> {
         let (signed, kid, signature) = format::split(bytes)?;
-        let key = keys
-            .select(Some(kid))
-            .map_err(|_| err(ErrorCode::KeyNotFound, "no key of the key set matches the filter's kid"))?;
+        let key = keys.select(Some(kid)).map_err(|_| {
+            err(ErrorCode::RevocationsUnknownKey, "no key of the trusted key set matches the filter's kid")
+        })?;
         verify_es256(key, signed, signature)
-            .map_err(|_| err(ErrorCode::BadSignature, "revocation filter signature does not verify"))?;
+            .map_err(|_| err(ErrorCode::RevocationsBadSignature, "revocation filter signature does not verify"))?;
         let f = format::parse_signed(signed)?;
         if f.issuer != issuer {
-            return Err(err(ErrorCode::IssuerMismatch, "revocation filter is from another issuer"));
+            return Err(err(ErrorCode::RevocationsIssuerMismatch, "revocation filter is from another issuer"));
         }
         Ok(RevocationList {
+            signer: *key.verifying_key(),
             kid: f.kid,
             issuer: f.issuer,
             sequence: f.sequence,
@@ -127,6 +133,36 @@ impl RevocationList {
     /// The sequence number.
     pub fn sequence(&self) -> u64 {
         self.sequence
+    }
+
+    /// The `kid` of the key that signed it.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The public key whose signature was checked.
+    pub fn signer(&self) -> &VerifyingKey {
+        &self.signer
+    }
+
+    /// When the origin built it.
+    pub fn built_at(&self) -> UnixTime {
+        UnixTime::from_secs(self.built_at)
+    }
+
+    /// After this instant it is stale.
+    pub fn not_after(&self) -> UnixTime {
+        UnixTime::from_secs(self.not_after)
+    }
+
+    /// `not_after - built_at`, in seconds (always at least 1: the format refuses less).
+    pub fn lifetime(&self) -> u64 {
+        self.not_after - self.built_at
+    }
+
+    /// The window its entries cover, in seconds.
+    pub fn window(&self) -> u32 {
+        self.window
     }
 
     /// The issuer it was built for.

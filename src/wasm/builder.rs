@@ -2,7 +2,7 @@
 
 use super::{coded_error, now_or_clock, string_array, whole_seconds, OptionReader};
 use crate::error::ErrorCode;
-use crate::revocation::FilterSpec;
+use crate::sign::FilterSpec;
 use crate::time::UnixTime;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -12,7 +12,7 @@ use wasm_bindgen::prelude::*;
 /// Builds a signed revocation filter for Node origins:
 /// `buildRevocationFilter({ issuer, key, sequence, builtAt, ttl, window?, sids?, jtis?,
 /// users?, notBefore?, falsePositiveRate? })` returns a `Uint8Array`. `key` is a private
-/// EC P-256 JWK with a `kid`. Throws an `Error` with a `code` on bad input.
+/// EC P-256 JWK with a `kid`. Throws an `EdgetokenError` with a `code` on bad input.
 #[wasm_bindgen(js_name = buildRevocationFilter)]
 pub fn build_revocation_filter(options: JsValue) -> Result<js_sys::Uint8Array, JsValue> {
     let fail = |msg: String| coded_error(&crate::Error::new(ErrorCode::InvalidConfig, msg));
@@ -24,15 +24,15 @@ pub fn build_revocation_filter(options: JsValue) -> Result<js_sys::Uint8Array, J
         "issuer", "key", "sequence", "builtAt", "ttl", "window", "sids", "jtis", "users", "notBefore",
         "falsePositiveRate",
     ];
-    o.reject_unknown_in(&names).map_err(JsValue::from)?;
-    let issuer = o.string("issuer").map_err(JsValue::from)?.ok_or_else(|| fail("issuer is required".into()))?;
+    o.reject_unknown_in(&names)?;
+    let issuer = o.string("issuer")?.ok_or_else(|| fail("issuer is required".into()))?;
     let key_value = o.get("key").ok_or_else(|| fail("key (a private EC P-256 JWK with kid) is required".into()))?;
     let key_text = if let Some(s) = key_value.as_string() {
         s
     } else {
         JSON::stringify(&key_value).ok().and_then(|s| s.as_string()).ok_or_else(|| fail("key must be a JWK".into()))?
     };
-    let (key, kid) = crate::revocation::signing_key_from_jwk(&key_text).map_err(|e| coded_error(&e))?;
+    let (key, kid) = crate::sign::signing_key_from_jwk(&key_text).map_err(|e| coded_error(&e))?;
     let seconds = |name: &str| -> Result<Option<u64>, JsValue> {
         match o.get(name) {
             None => Ok(None),
@@ -43,9 +43,12 @@ pub fn build_revocation_filter(options: JsValue) -> Result<js_sys::Uint8Array, J
         }
     };
     let sequence = seconds("sequence")?.ok_or_else(|| fail("sequence is required".into()))?;
-    let built_at = seconds("builtAt")?.map_or_else(|| now_or_clock(None).map_err(JsValue::from), |s| Ok(UnixTime::from_secs(s)))?;
+    let built_at = seconds("builtAt")?.map_or_else(|| now_or_clock(&JsValue::UNDEFINED), |s| Ok(UnixTime::from_secs(s)))?;
     let ttl = seconds("ttl")?.ok_or_else(|| fail("ttl (seconds of freshness) is required".into()))?;
-    let window = seconds("window")?.unwrap_or(930);
+    // Default: the default verifier's max token lifetime + 2 × its clock tolerance (a
+    // filter's window must cover at least lifetime + tolerance; the second tolerance
+    // absorbs the edge's clock being behind the origin's).
+    let window = seconds("window")?.unwrap_or(960);
     let mut spec = FilterSpec::new(issuer, sequence, built_at, ttl, u32::try_from(window).map_err(|_| fail("window is too large".into()))?);
     let list = |name: &str| -> Result<Vec<String>, JsValue> {
         match o.get(name) {

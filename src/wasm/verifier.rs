@@ -1,10 +1,11 @@
 //! `Verifier` for JS: options in, `{ ok, claims }` / `{ ok, code, message }` out.
 
-use super::{coded_error, config_error, now_or_clock, set, string_array, whole_seconds, OptionReader};
+use super::{argument_error, coded_error, config_error, now_or_clock, set, string_array, whole_seconds, OptionReader};
 use crate::error::ErrorCode;
 use crate::keys::KeySet;
 use crate::policy::Policy;
 use crate::revocation::RevocationStatus;
+use crate::trust::{RevocationOptions, RevocationRequirement, TrustState, DEFAULT_MAX_FILTER_TTL};
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use js_sys::{Object, JSON};
@@ -13,12 +14,12 @@ use wasm_bindgen::prelude::*;
 /// The option names the constructor accepts; anything else (a typo) is refused.
 const OPTION_NAMES: [&str; 13] = [
     "issuer", "audience", "jwks", "typ", "algorithms", "clockTolerance", "maxTokenLifetime",
-    "requiredClaims", "maxTokenSize", "revocation", "revocations", "revocationUrl", "cache",
+    "requiredClaims", "maxTokenSize", "revocation", "revocations", "maxRevocationTtl", "cache",
 ];
 
 impl OptionReader<'_> {
     /// A string or an array of strings.
-    fn strings(&self, name: &str) -> Result<Option<Vec<String>>, JsError> {
+    fn strings(&self, name: &str) -> Result<Option<Vec<String>>, JsValue> {
         let Some(v) = self.get(name) else { return Ok(None) };
         if let Some(s) = v.as_string() {
             return Ok(Some(alloc::vec![s]));
@@ -28,7 +29,7 @@ impl OptionReader<'_> {
             .ok_or_else(|| config_error(alloc::format!("{name} must be a string or an array of strings")))
     }
 
-    fn integer(&self, name: &str, min: u32, max: u32) -> Result<Option<u32>, JsError> {
+    fn integer(&self, name: &str, min: u32, max: u32) -> Result<Option<u32>, JsValue> {
         let Some(v) = self.get(name) else { return Ok(None) };
         match v.as_f64() {
             Some(n) if n.fract() == 0.0 && n >= f64::from(min) && n <= f64::from(max) => Ok(Some(n as u32)),
@@ -37,7 +38,7 @@ impl OptionReader<'_> {
     }
 }
 
-fn key_set(jwks: &JsValue) -> Result<KeySet, JsError> {
+fn key_set(jwks: &JsValue) -> Result<KeySet, JsValue> {
     let text = if let Some(s) = jwks.as_string() {
         s
     } else if jwks.is_object() {
@@ -48,11 +49,11 @@ fn key_set(jwks: &JsValue) -> Result<KeySet, JsError> {
     } else {
         return Err(config_error("jwks must be a JWK Set object or its JSON text"));
     };
-    KeySet::from_jwks_json(&text).map_err(|e| JsError::new(&alloc::format!("edgetoken: {e}")))
+    KeySet::from_jwks_json(&text).map_err(|e| coded_error(&e))
 }
 
 /// `cache`: `true`/absent (defaults), `false` (off), or `{ maxEntries?, maxBytes? }`.
-fn cache_limits(value: Option<JsValue>) -> Result<crate::cache::CacheLimits, JsError> {
+fn cache_limits(value: Option<JsValue>) -> Result<crate::cache::CacheLimits, JsValue> {
     use crate::cache::CacheLimits;
     let Some(v) = value else { return Ok(CacheLimits::default()) };
     if let Some(on) = v.as_bool() {
@@ -85,14 +86,14 @@ fn failure(code: ErrorCode, message: &str) -> JsValue {
 #[wasm_bindgen(js_name = Verifier)]
 pub struct WasmVerifier {
     inner: crate::Verifier,
-    revocation_url: Option<String>,
 }
 
 #[wasm_bindgen(js_class = Verifier)]
 impl WasmVerifier {
-    /// Builds a verifier; throws an `Error` with a clear message for a bad configuration.
+    /// Builds a verifier; throws an `EdgetokenError` (`invalid_config`, `invalid_key`,
+    /// `too_large`, or a filter code for `revocations`) for a bad configuration.
     #[wasm_bindgen(constructor)]
-    pub fn new(options: JsValue) -> Result<WasmVerifier, JsError> {
+    pub fn new(options: JsValue) -> Result<WasmVerifier, JsValue> {
         if !options.is_object() {
             return Err(config_error("expected an options object"));
         }
@@ -100,8 +101,9 @@ impl WasmVerifier {
         o.reject_unknown_in(&OPTION_NAMES)?;
         let issuer = o.string("issuer")?.ok_or_else(|| config_error("issuer is required"))?;
         let audience = o.strings("audience")?.ok_or_else(|| config_error("audience is required"))?;
-        let jwks = o.get("jwks").ok_or_else(|| config_error("jwks is required"))?;
-        let keys = key_set(&jwks)?;
+        // Without jwks the verifier waits for keys (IssuerSync): verify fails closed with
+        // `keys_unavailable` until setKeys.
+        let keys = o.get("jwks").map(|jwks| key_set(&jwks)).transpose()?;
         let mut policy = Policy::new(issuer, audience);
         match o.get("typ") {
             None => {}
@@ -123,34 +125,33 @@ impl WasmVerifier {
         if let Some(s) = o.integer("maxTokenSize", 64, 65536)? {
             policy = policy.with_max_token_size(s as usize);
         }
-        let mut inner = crate::Verifier::new(policy, keys).map_err(|e| config_error(e.detail()))?;
-        inner.set_cache_limits(cache_limits(o.get("cache"))?);
-        let revocation_url = o.string("revocationUrl")?;
         let initial = o.get("revocations");
-        // Revocation checking is required by default as soon as a filter or its URL is
-        // configured: a verifier told about revocations must never silently skip them.
-        let required = match o.string("revocation")?.as_deref() {
-            None => revocation_url.is_some() || initial.is_some(),
-            Some("required") => true,
-            Some("off") => false,
+        // Revocation is required by default for a verifier fed by a sync (no jwks) or given
+        // a filter: a verifier told about revocations must never silently skip them.
+        let requirement = match o.string("revocation")?.as_deref() {
+            None if keys.is_none() || initial.is_some() => RevocationRequirement::Required,
+            None => RevocationRequirement::Optional,
+            Some("required") => RevocationRequirement::Required,
+            Some("off") => RevocationRequirement::Optional,
             Some(other) => return Err(config_error(alloc::format!("revocation must be \"required\" or \"off\", not {other:?}"))),
         };
-        inner.set_revocation_required(required);
+        let max_filter_ttl = o.integer("maxRevocationTtl", 1, u32::MAX)?.map_or(DEFAULT_MAX_FILTER_TTL, u64::from);
+        let state = TrustState::new(keys, RevocationOptions { requirement, max_filter_ttl }).map_err(|e| coded_error(&e))?;
+        let mut inner = crate::Verifier::with_trust(policy, state).map_err(|e| config_error(e.detail()))?;
+        inner.set_cache_limits(cache_limits(o.get("cache"))?);
         if let Some(bytes) = initial {
             let bytes = bytes_of(&bytes).ok_or_else(|| config_error("revocations must be a Uint8Array"))?;
-            inner
-                .set_revocations(&bytes, now_or_clock(None)?)
-                .map_err(|e| config_error(alloc::format!("revocations refused: {e}")))?;
+            inner.set_revocations(&bytes, now_or_clock(&JsValue::UNDEFINED)?).map_err(|e| coded_error(&e))?;
         }
-        Ok(WasmVerifier { inner, revocation_url })
+        Ok(WasmVerifier { inner })
     }
 
     /// Verifies `token` at `now` (seconds; default: the host clock).
     ///
     /// Returns `{ ok: true, claims }` or `{ ok: false, code, message }`; never throws for a
-    /// bad token. Throws only for an invalid `now`.
-    pub fn verify(&self, token: JsValue, now: Option<f64>) -> Result<JsValue, JsError> {
-        let now = now_or_clock(now)?;
+    /// bad token. Throws an `EdgetokenError` (`invalid_argument`) only for an invalid `now`.
+    pub fn verify(&self, token: JsValue, now: JsValue) -> Result<JsValue, JsValue> {
+        let now = now_or_clock(&now)?;
         let Some(token) = token.as_string() else {
             return Ok(failure(ErrorCode::Malformed, "token must be a string"));
         };
@@ -171,12 +172,14 @@ impl WasmVerifier {
     }
 
     /// Installs a signed revocation filter (a `Uint8Array` from the origin's
-    /// `/revocations`). Returns its status; throws an `Error` whose `code` says why it was
-    /// refused (`bad_signature`, `key_not_found`, `issuer_mismatch`, `revocations_stale`,
-    /// `revocations_rollback`, `revocations_invalid`, `too_large`), keeping the previous one.
+    /// `/revocations`). Returns its status; throws an `EdgetokenError` whose `code` says why
+    /// it was refused (`revocations_unknown_key`, `revocations_bad_signature`,
+    /// `revocations_issuer_mismatch`, `revocations_too_long_lived`,
+    /// `revocations_window_too_short`, `revocations_stale`, `revocations_rollback`,
+    /// `revocations_invalid`, `too_large`), keeping the previous one.
     #[wasm_bindgen(js_name = setRevocations)]
-    pub fn set_revocations(&mut self, bytes: JsValue, now: Option<f64>) -> Result<JsValue, JsValue> {
-        let now = now_or_clock(now).map_err(JsValue::from)?;
+    pub fn set_revocations(&self, bytes: JsValue, now: JsValue) -> Result<JsValue, JsValue> {
+        let now = now_or_clock(&now)?;
         let bytes = bytes_of(&bytes).ok_or_else(|| {
             coded_error(&crate::Error::new(ErrorCode::RevocationsInvalid, "revocations must be a Uint8Array"))
         })?;
@@ -187,27 +190,27 @@ impl WasmVerifier {
     /// The revocation filter's status: `{ loaded, required, stale, sequence, builtAt,
     /// notAfter, window, entries, users, globalNotBefore, bytes, kid }`.
     #[wasm_bindgen(js_name = revocationStatus)]
-    pub fn revocation_status(&self, now: Option<f64>) -> Result<JsValue, JsError> {
-        let now = now_or_clock(now)?;
+    pub fn revocation_status(&self, now: JsValue) -> Result<JsValue, JsValue> {
+        let now = now_or_clock(&now)?;
         Ok(status_object(self.inner.revocation_status(now).as_ref(), self.inner.revocation_required()))
     }
 
     /// Asks the loaded filter about a token's ids without verifying a token:
     /// `isRevoked({ sub?, sid?, jti?, iat })` is `true`, `false`, or `null` when no filter
-    /// is loaded. Throws a TypeError-like Error for a malformed argument.
+    /// is loaded. Throws an `EdgetokenError` (`invalid_argument`) for a malformed argument.
     #[wasm_bindgen(js_name = isRevoked)]
-    pub fn is_revoked(&self, ids: JsValue) -> Result<JsValue, JsError> {
+    pub fn is_revoked(&self, ids: JsValue) -> Result<JsValue, JsValue> {
         if !ids.is_object() {
-            return Err(JsError::new("edgetoken: isRevoked expects { sub?, sid?, jti?, iat }"));
+            return Err(argument_error("isRevoked expects { sub?, sid?, jti?, iat }"));
         }
         let o = OptionReader(ids.unchecked_ref());
-        let text = |name: &str| o.string(name).map_err(|_| JsError::new(&alloc::format!("edgetoken: {name} must be a string")));
+        let text = |name: &str| o.string(name).map_err(|_| argument_error(alloc::format!("{name} must be a string")));
         let (sub, sid, jti) = (text("sub")?, text("sid")?, text("jti")?);
         let iat = o
             .get("iat")
             .and_then(|v| v.as_f64())
             .and_then(whole_seconds)
-            .ok_or_else(|| JsError::new("edgetoken: iat must be an integer NumericDate"))?;
+            .ok_or_else(|| argument_error("iat must be an integer NumericDate"))?;
         let ids = crate::revocation::TokenIds {
             sub: sub.as_deref(),
             sid: sid.as_deref(),
@@ -220,25 +223,60 @@ impl WasmVerifier {
         })
     }
 
-    /// The `revocationUrl` option, for the revocation sync helper.
-    #[wasm_bindgen(getter, js_name = revocationUrl)]
-    pub fn revocation_url(&self) -> Option<String> {
-        self.revocation_url.clone()
-    }
-
-    /// Replaces the key set (rotation). Throws and keeps the old keys if `jwks` is invalid.
+    /// Replaces the key set (rotation) in the trust state. A loaded filter whose signing
+    /// key left the set is dropped with it (a verifier requiring revocation then answers
+    /// `revocations_stale` until a filter signed by a trusted key is loaded). Throws an
+    /// `EdgetokenError` (`invalid_key`, `too_large`) and keeps the old keys if `jwks` is
+    /// invalid.
     #[wasm_bindgen(js_name = setKeys)]
-    pub fn set_keys(&mut self, jwks: JsValue) -> Result<(), JsError> {
+    pub fn set_keys(&self, jwks: JsValue) -> Result<(), JsValue> {
         let keys = key_set(&jwks)?;
         self.inner.set_keys(keys);
         Ok(())
     }
+
+    /// The `kid`s of the trusted keys (`null` while none are loaded; a key without `kid`
+    /// is listed as `null`).
+    #[wasm_bindgen(js_name = keyIds)]
+    pub fn key_ids(&self) -> JsValue {
+        let trust = self.inner.trust();
+        let Some(keys) = trust.keys() else { return JsValue::NULL };
+        let out = js_sys::Array::new();
+        for k in keys.keys() {
+            out.push(&k.kid().map_or(JsValue::NULL, JsValue::from_str));
+        }
+        out.into()
+    }
+
+    /// The policy numbers a sync helper checks a discovery document against:
+    /// `{ issuer, clockTolerance, maxTokenLifetime, maxRevocationTtl, revocation }`.
+    #[wasm_bindgen(getter)]
+    pub fn policy(&self) -> JsValue {
+        let p = self.inner.policy();
+        let options = self.inner.trust().options();
+        let obj = Object::new();
+        set(&obj, "issuer", &JsValue::from_str(p.issuer()));
+        set(&obj, "clockTolerance", &JsValue::from_f64(p.clock_tolerance() as f64));
+        set(&obj, "maxTokenLifetime", &JsValue::from_f64(p.max_token_lifetime() as f64));
+        set(&obj, "maxRevocationTtl", &JsValue::from_f64(options.max_filter_ttl as f64));
+        let required = options.requirement == RevocationRequirement::Required;
+        set(&obj, "revocation", &JsValue::from_str(if required { "required" } else { "off" }));
+        obj.into()
+    }
 }
 
-/// Every stable error code, as strings.
+/// The stable error codes, as strings: every code (no argument), the codes `verify`
+/// returns (`"verify"`), or the codes the constructor, the setters and the builder throw
+/// (`"thrown"`; `too_large` and `revocations_stale` are in both lists).
 #[wasm_bindgen(js_name = errorCodes)]
-pub fn error_codes() -> Vec<String> {
-    ErrorCode::ALL.iter().map(|c| c.as_str().to_string()).collect()
+pub fn error_codes(which: JsValue) -> Result<Vec<String>, JsValue> {
+    let keep: fn(ErrorCode) -> bool = match which.as_string().as_deref() {
+        _ if which.is_undefined() => |_| true,
+        Some("verify") => ErrorCode::is_verify_code,
+        Some("thrown") => ErrorCode::is_load_code,
+        _ => return Err(argument_error("errorCodes takes no argument, \"verify\" or \"thrown\"")),
+    };
+    Ok(ErrorCode::ALL.iter().filter(|c| keep(**c)).map(|c| c.as_str().to_string()).collect())
 }
 
 fn bytes_of(value: &JsValue) -> Option<Vec<u8>> {

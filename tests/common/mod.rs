@@ -68,11 +68,7 @@ pub fn xy(key: &SigningKey) -> (String, String) {
 
 /// The public JWK of `key` as JSON text (`kid` omitted when `None`).
 pub fn jwk(key: &SigningKey, kid: Option<&str>) -> String {
-    let (x, y) = xy(key);
-    match kid {
-        Some(kid) => format!(r#"{{"kty":"EC","crv":"P-256","kid":"{kid}","x":"{x}","y":"{y}"}}"#),
-        None => format!(r#"{{"kty":"EC","crv":"P-256","x":"{x}","y":"{y}"}}"#),
-    }
+    edgetoken::sign::public_jwk(key.verifying_key(), kid)
 }
 
 /// A JWK Set document with the public keys given.
@@ -88,9 +84,7 @@ pub fn key_set(keys: &[(&SigningKey, Option<&str>)]) -> KeySet {
 
 /// A compact JWS over arbitrary header and payload bytes, ES256 raw r||s.
 pub fn sign_bytes(header: &[u8], payload: &[u8], key: &SigningKey) -> String {
-    let input = format!("{}.{}", b64(header), b64(payload));
-    let sig: Signature = key.sign(input.as_bytes());
-    format!("{input}.{}", b64(sig.to_bytes()))
+    edgetoken::sign::compact_jws(key, header, payload)
 }
 
 /// A compact JWS of `header_json` and `payload_json` signed by `key`.

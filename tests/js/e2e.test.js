@@ -12,7 +12,7 @@ let origin, next, browser;
 
 before(async () => {
   origin = await startOrigin(["--access-ttl", String(ACCESS_TTL)]);
-  next = await startNext(origin.url, { EDGETOKEN_CLOCK_TOLERANCE: "0", EDGETOKEN_REVOCATION_INTERVAL: "1" });
+  next = await startNext(origin.url, { EDGETOKEN_CLOCK_TOLERANCE: "0", EDGETOKEN_SYNC_INTERVAL: "1" });
   browser = await launchChromium();
 });
 after(async () => {

@@ -15,6 +15,9 @@ import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
 import { Miniflare } from "miniflare";
 import { EdgeVM } from "@edge-runtime/vm";
+import { createServer } from "node:http";
+import { exportJWK } from "jose";
+import { buildRevocationFilter } from "edgetoken/builder";
 import { AUDIENCE, ISSUER, NOW, forge, issuerKeys, mint, standardClaims } from "./helpers.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -148,6 +151,54 @@ describe("Cloudflare workerd (miniflare)", { timeout: 120_000 }, () => {
       assert.equal(res.status, 200, JSON.stringify(body));
       return body;
     });
+  });
+
+  test("IssuerSync runs in workerd with the runtime's fetch: discovery, keys, filter, 304s", async () => {
+    assert.ifError(await verifyWorkerStarted);
+    const now = Math.floor(Date.now() / 1000);
+    const priv = { ...(await exportJWK(keys.privateKey)), kid: keys.kid };
+    const filter = Buffer.from(buildRevocationFilter({ issuer: ISSUER, key: priv, sequence: 1, builtAt: now, ttl: 60, sids: ["s-bad"] }));
+    const hits = [];
+    const server = createServer((req, res) => {
+      hits.push(`${req.url} ${req.headers["if-none-match"] ?? "-"}`);
+      if (req.headers["if-none-match"] === '"v1"') return res.writeHead(304).end();
+      const body = {
+        "/.well-known/edgetoken.json": JSON.stringify({
+          issuer: ISSUER, audience: AUDIENCE, jwks_uri: "/.well-known/jwks.json", revocations_uri: "/revocations",
+          clock_tolerance: 30, max_token_lifetime: 900, revocation_window: 960, revocation_ttl: 60,
+          revocation_max_ttl: 3600, sync_interval: 1, key_prepublication: 0,
+        }),
+        "/.well-known/jwks.json": JSON.stringify(keys.jwks),
+        "/revocations": filter,
+      }[req.url];
+      res.writeHead(200, { etag: '"v1"' }).end(body);
+    });
+    await new Promise((r) => server.listen(0, "127.0.0.1", r));
+    try {
+      const discovery = `http://127.0.0.1:${server.address().port}/.well-known/edgetoken.json`;
+      const ask = async (claims) => {
+        const token = await mint(keys, standardClaims({ iat: now, exp: now + 300, ...claims }));
+        const res = await verifyWorker.dispatchFetch("http://localhost/sync", {
+          method: "POST",
+          body: JSON.stringify({ discovery, issuer: ISSUER, audience: AUDIENCE, token }),
+        });
+        const body = await res.json();
+        assert.equal(res.status, 200, JSON.stringify(body));
+        return body;
+      };
+      const first = await ask({});
+      assert.equal(first.result.ok, true, JSON.stringify(first));
+      assert.deepEqual(first.status.keys, [keys.kid]);
+      assert.equal(first.status.revocations.sequence, 1);
+      assert.deepEqual(first.errors, [{ instance: true, code: "invalid_config" }]);
+      assert.equal((await ask({ sid: "s-bad" })).result.code, "revoked");
+      await new Promise((r) => setTimeout(r, 1100)); // one sync interval
+      await ask({});
+      await ask({}); // the background sync of the previous request has finished by now
+      assert.ok(hits.includes('/.well-known/jwks.json "v1"') && hits.includes('/revocations "v1"'), hits.join("; "));
+    } finally {
+      server.close();
+    }
   });
 });
 

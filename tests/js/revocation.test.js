@@ -1,11 +1,10 @@
-// Revocation through pkg: buildRevocationFilter, setRevocations, revocationStatus, and the
-// RevocationSync helper (ETag, single flight, backoff, fail closed, recovery).
+// Revocation through pkg: buildRevocationFilter, setRevocations, revocationStatus, the
+// filter codes, and the builder's separate module. (IssuerSync: issuer-sync.test.js.)
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createServer } from "node:http";
 import { readFileSync } from "node:fs";
 import { exportJWK, generateKeyPair } from "jose";
-import { Verifier, RevocationSync } from "edgetoken";
+import { Verifier, EdgetokenError } from "edgetoken";
 import { buildRevocationFilter } from "edgetoken/builder";
 import { AUDIENCE, ISSUER, NOW, mint, standardClaims } from "./helpers.js";
 
@@ -42,7 +41,7 @@ test("revoked sessions, tokens, users and the global cut-off are refused", async
   assert.equal(v.isRevoked({ sid: "s-good", jti: "j-good", sub: "bob", iat: NOW }), false);
   assert.equal(v.isRevoked({ sub: "mallory", iat: NOW }), true);
   assert.equal(v.isRevoked({ sid: "s-bad", iat: NOW + 31 }), false, "issued after built_at + tolerance");
-  assert.throws(() => v.isRevoked({ sid: "s-bad" }), /iat/);
+  assert.throws(() => v.isRevoked({ sid: "s-bad" }), { code: "invalid_argument" });
   assert.equal(newVerifier().isRevoked({ sid: "s-bad", iat: NOW }), null);
   v.setRevocations(filter({ sequence: 2, notBefore: NOW + 1 }), NOW + 2);
   assert.equal((await verdict({})).code, "revoked");
@@ -51,8 +50,8 @@ test("revoked sessions, tokens, users and the global cut-off are refused", async
 
 test("required revocation fails closed: no filter, then stale", async () => {
   const token = await mint(keys);
-  const v = newVerifier({ revocationUrl: "http://127.0.0.1:1/revocations" });
-  assert.equal(v.revocationStatus(NOW).required, true, "a revocationUrl makes it required by default");
+  const v = newVerifier({ revocation: "required" });
+  assert.equal(v.revocationStatus(NOW).required, true);
   assert.equal(v.verify(token, NOW).code, "revocations_stale");
   v.setRevocations(filter(), NOW);
   assert.equal(v.verify(token, NOW + 60).ok, true);
@@ -61,7 +60,12 @@ test("required revocation fails closed: no filter, then stale", async () => {
   const initial = newVerifier({ revocations: filter({ builtAt: Math.floor(Date.now() / 1000) }) });
   assert.equal(initial.revocationStatus().loaded, true);
   assert.equal(newVerifier().revocationStatus().required, false, "off unless configured");
-  assert.throws(() => newVerifier({ revocation: "maybe" }), /revocation must be/);
+  assert.equal(
+    new Verifier({ issuer: ISSUER, audience: AUDIENCE }).revocationStatus().required,
+    true,
+    "required by default for a verifier fed by a sync (no jwks)",
+  );
+  assert.throws(() => newVerifier({ revocation: "maybe" }), { code: "invalid_config" });
 });
 
 test("bad filters throw coded errors and keep the previous filter", async () => {
@@ -75,17 +79,20 @@ test("bad filters throw coded errors and keep the previous filter", async () => 
   const cases = [
     [filter({ sequence: 4 }), "revocations_rollback"],
     [filter({ sequence: 6, builtAt: NOW - 100 }), "revocations_stale"],
-    [buildRevocationFilter({ issuer: ISSUER, key: other.priv, sequence: 6, builtAt: NOW, ttl: 60 }), "bad_signature"],
-    [buildRevocationFilter({ issuer: ISSUER, key: unknownKid.priv, sequence: 6, builtAt: NOW, ttl: 60 }), "key_not_found"],
-    [filter({ sequence: 6, issuer: "https://evil.example" }), "issuer_mismatch"],
-    [good.slice(0, good.length - 1), "bad_signature"],
+    [buildRevocationFilter({ issuer: ISSUER, key: other.priv, sequence: 6, builtAt: NOW, ttl: 60 }), "revocations_bad_signature"],
+    [buildRevocationFilter({ issuer: ISSUER, key: unknownKid.priv, sequence: 6, builtAt: NOW, ttl: 60 }), "revocations_unknown_key"],
+    [filter({ sequence: 6, issuer: "https://evil.example" }), "revocations_issuer_mismatch"],
+    [filter({ sequence: 6, ttl: 3601 }), "revocations_too_long_lived"],
+    [filter({ sequence: 2 ** 53, ttl: 2 ** 53 - NOW }), "revocations_too_long_lived"],
+    [filter({ sequence: 6, window: 929 }), "revocations_window_too_short"],
+    [good.slice(0, good.length - 1), "revocations_bad_signature"],
     [good.slice(0, 50), "revocations_invalid"],
-    [flipped, "bad_signature"],
+    [flipped, "revocations_bad_signature"],
     [new Uint8Array(3), "revocations_invalid"],
     ["not bytes", "revocations_invalid"],
   ];
   for (const [bytes, code] of cases) {
-    assert.throws(() => v.setRevocations(bytes, NOW), (e) => e.code === code && /edgetoken/.test(e.message), code);
+    assert.throws(() => v.setRevocations(bytes, NOW), (e) => e instanceof EdgetokenError && e.code === code, code);
     assert.equal(v.revocationStatus(NOW).sequence, 5, `${code}: previous filter kept`);
   }
   assert.equal(v.setRevocations(good, NOW).sequence, 6);
@@ -94,121 +101,22 @@ test("bad filters throw coded errors and keep the previous filter", async () => 
 test("buildRevocationFilter refuses bad input clearly", async () => {
   const base = { issuer: ISSUER, key: keys.priv, sequence: 1, builtAt: NOW, ttl: 60 };
   const cases = [
-    [{ ...base, key: keys.jwk }, /d must be/],
-    [{ ...base, key: { ...keys.priv, kid: undefined } }, /kid/],
-    [{ ...base, key: { ...keys.priv, x: keys.priv.y } }, /do not match/],
-    [{ ...base, sequence: -1 }, /sequence/],
-    [{ ...base, ttl: undefined }, /ttl/],
-    [{ ...base, sids: "s-1" }, /sids must be an array/],
-    [{ ...base, users: { bob: "yesterday" } }, /users/],
-    [{ ...base, falsePositiveRate: 0 }, /falsePositiveRate/],
-    [{ ...base, sid: ["typo"] }, /unknown option "sid"/],
+    [{ ...base, key: keys.jwk }, "invalid_key"],
+    [{ ...base, key: { ...keys.priv, kid: undefined } }, "invalid_key"],
+    [{ ...base, key: { ...keys.priv, kid: "k".repeat(256) } }, "invalid_key"],
+    [{ ...base, key: { ...keys.priv, x: keys.priv.y } }, "invalid_key"],
+    [{ ...base, sequence: -1 }, "invalid_config"],
+    [{ ...base, ttl: undefined }, "invalid_config"],
+    [{ ...base, sids: "s-1" }, "invalid_config"],
+    [{ ...base, users: { bob: "yesterday" } }, "invalid_config"],
+    [{ ...base, falsePositiveRate: 0 }, "invalid_config"],
+    [{ ...base, sid: ["typo"] }, "invalid_config"],
   ];
-  for (const [opts, message] of cases) assert.throws(() => buildRevocationFilter(opts), message);
+  for (const [opts, code] of cases) {
+    assert.throws(() => buildRevocationFilter(opts), (e) => e instanceof EdgetokenError && e.code === code, code);
+  }
   // A fresh random salt per build: two builds of the same input differ.
   assert.notDeepEqual(filter({ sids: ["a"] }), filter({ sids: ["a"] }));
-});
-
-/** A fake origin for RevocationSync: counts requests, honours If-None-Match. */
-function fakeOrigin() {
-  const origin = { requests: 0, conditional: 0, down: false, bytes: null, etag: null, gate: null };
-  origin.publish = (bytes, etag) => Object.assign(origin, { bytes, etag });
-  origin.fetch = async (url, init = {}) => {
-    origin.requests += 1;
-    if (origin.gate) await origin.gate;
-    if (origin.down) throw new TypeError("fetch failed: connection refused");
-    const inm = init.headers?.["if-none-match"];
-    if (inm) origin.conditional += 1;
-    if (inm && inm === origin.etag) return new Response(null, { status: 304 });
-    return new Response(origin.bytes, { status: 200, headers: { etag: origin.etag } });
-  };
-  return origin;
-}
-
-test("RevocationSync: single flight, ETag, background refresh, backoff, fail closed, recovery", async () => {
-  let clock = NOW;
-  const origin = fakeOrigin();
-  origin.publish(filter({ sequence: 1, builtAt: NOW, ttl: 30 }), '"1"');
-  const v = newVerifier({ revocationUrl: "https://auth.example.com/revocations" });
-  const errors = [];
-  const sync = new RevocationSync(v, { fetch: origin.fetch, now: () => clock, interval: 5, margin: 5, onError: (e) => errors.push(e) });
-  const token = await mint(keys, standardClaims({ sid: "s-1" }));
-
-  // Single flight: ten concurrent callers share one request.
-  let release;
-  origin.gate = new Promise((r) => (release = r));
-  const waits = Array.from({ length: 10 }, () => sync.ensureFresh());
-  release();
-  origin.gate = null;
-  await Promise.all(waits);
-  assert.equal(origin.requests, 1);
-  assert.equal(v.verify(token, clock).ok, true);
-
-  // Not due yet: no request.
-  clock += 2;
-  await sync.ensureFresh();
-  assert.equal(origin.requests, 1);
-
-  // Due: a conditional GET that answers 304.
-  clock += 4;
-  await sync.ensureFresh();
-  await sync.refresh().catch(() => {});
-  assert.ok(origin.conditional >= 1, "If-None-Match sent");
-
-  // The origin revokes s-1; the next refresh picks it up within the interval.
-  origin.publish(filter({ sequence: 2, builtAt: clock, ttl: 30, sids: ["s-1"] }), '"2"');
-  clock += 6;
-  await sync.refresh();
-  assert.equal(v.verify(token, clock).code, "revoked");
-
-  // Origin down: backoff grows, the last filter keeps working until not_after...
-  const good = await mint(keys, standardClaims({ sid: "s-2", iat: clock, exp: clock + 600 }));
-  origin.down = true;
-  const before = origin.requests;
-  for (let i = 0; i < 4; i++) {
-    await sync.refresh().catch(() => {});
-  }
-  assert.equal(origin.requests - before, 4);
-  assert.equal(sync.status().failures, 4);
-  assert.ok(sync.status().nextAttemptAt - clock >= 4, "backoff at least 2^3 * 0.5 s");
-  assert.equal(v.verify(good, clock).ok, true);
-  await sync.ensureFresh(); // in backoff and not urgent: no request
-  assert.equal(origin.requests - before, 4);
-  // ...then fails closed once not_after passes...
-  clock += 31;
-  assert.equal(v.verify(good, clock).code, "revocations_stale");
-  assert.equal(errors.length >= 4, true);
-  // ...and recovers by itself when the origin returns.
-  origin.down = false;
-  clock += 31; // past any backoff
-  origin.publish(filter({ sequence: 3, builtAt: clock, ttl: 30 }), '"3"');
-  await sync.ensureFresh();
-  assert.equal(v.verify(await mint(keys, standardClaims({ iat: clock, exp: clock + 600 })), clock).ok, true);
-  assert.equal(sync.status().failures, 0);
-});
-
-test("RevocationSync over real HTTP with the global fetch", async () => {
-  let bytes = filter({ sequence: 1, builtAt: Math.floor(Date.now() / 1000), ttl: 60 });
-  let hits = 0;
-  const server = createServer((req, res) => {
-    hits += 1;
-    if (req.headers["if-none-match"] === '"a"') return res.writeHead(304).end();
-    res.writeHead(200, { etag: '"a"', "content-type": "application/octet-stream" }).end(Buffer.from(bytes));
-  });
-  await new Promise((r) => server.listen(0, "127.0.0.1", r));
-  try {
-    const url = `http://127.0.0.1:${server.address().port}/revocations`;
-    const v = newVerifier({ revocationUrl: url });
-    const sync = new RevocationSync(v);
-    const st = await sync.refresh();
-    assert.equal(st.sequence, 1);
-    const again = await sync.refresh();
-    assert.equal(again.sequence, 1);
-    assert.equal(hits, 2);
-    assert.throws(() => new RevocationSync(newVerifier()), /needs a url/);
-  } finally {
-    server.close();
-  }
 });
 
 test("edges never load the builder: it is its own module, edgetoken/builder", async () => {
