@@ -17,9 +17,9 @@ const USER: &str = "alice@example.com";
 async fn harness() -> Harness {
     // Only revocations (and requests) can trigger a rebuild: no interval expiry in the test.
     let h = Harness::start_with(|c| {
-        c.revocation_interval = 3600;
-        c.revocation_ttl = 3601;
-        c.revocation_max_ttl = 3601;
+        c.revocation_interval = 3000;
+        // The longest filter edges accept by default (revocations_too_long_lived beyond).
+        c.revocation_ttl = 3600;
     })
     .await;
     h.user(USER, Role::User);
