@@ -2,12 +2,7 @@
 // with short key and filter timings, an admin client, and a stream of user sessions whose
 // tokens an edge verifies while keys rotate and sessions are revoked.
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { ROOT, freePort, login } from "./processes.js";
-
-export const ORIGIN_BIN = join(ROOT, "target/debug/edgetoken-origin");
+import { ORIGIN_BIN, login, startOrigin } from "./processes.js";
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export const now = () => Date.now() / 1000;
 
@@ -26,36 +21,10 @@ export const DRILL_FLAGS = {
   "--key-rotation-interval": "12",
 };
 
-/** Starts the origin on `db` with `flags` (default: the drill timings); resolves to { url, child, admin, user, db, stop }. */
-export async function startDrillOrigin(db = join(mkdtempSync(join(tmpdir(), "edgetoken-drill-")), "origin.db"), flags = DRILL_FLAGS) {
-  if (!existsSync(ORIGIN_BIN)) throw new Error(`${ORIGIN_BIN} missing: run cargo build -p edgetoken-origin`);
-  const port = await freePort();
-  const args = ["--listen", `127.0.0.1:${port}`, "--db", db, "--demo", ...Object.entries(flags).flat()];
-  const child = spawn(ORIGIN_BIN, args, { stdio: ["ignore", "pipe", "inherit"] });
-  let out = "";
-  child.stdout.on("data", (d) => (out += d));
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`origin exited with ${child.exitCode}`);
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) break;
-    } catch {}
-    if (Date.now() > deadline) throw new Error("origin did not start");
-    await sleep(50);
-  }
-  const account = (role) => {
-    const m = out.match(new RegExp(`^\\s*${role}\\s+(\\S+)\\s+(\\S+)`, "m"));
-    if (!m) throw new Error(`no ${role} credentials in the origin's output:\n${out}`);
-    return { email: m[1], password: m[2] };
-  };
-  const stop = () =>
-    new Promise((resolve) => {
-      if (child.exitCode !== null) return resolve();
-      child.once("exit", resolve);
-      child.kill("SIGKILL");
-    });
-  return { url, child, db, admin: account("admin"), user: account("user"), stop };
+/** Starts the origin with `flags` (default: the drill timings) on a fresh database. */
+export async function startDrillOrigin(flags = DRILL_FLAGS) {
+  const origin = await startOrigin(Object.entries(flags).flat());
+  return { ...origin, stop: origin.kill };
 }
 
 /** Runs an origin maintenance command (`rotate-key`, `emergency-rotate`, …) on the same database. */

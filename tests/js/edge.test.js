@@ -19,6 +19,7 @@ import { createServer } from "node:http";
 import { exportJWK } from "jose";
 import { buildRevocationFilter } from "edgetoken/builder";
 import { AUDIENCE, ISSUER, NOW, forge, issuerKeys, mint, standardClaims } from "./helpers.js";
+import { startWorker } from "./workerd.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const fixture = (name) => join(root, "tests/js/fixtures", name);
@@ -76,33 +77,10 @@ describe("Cloudflare workerd (miniflare)", { timeout: 120_000 }, () => {
   let bytesWorkerStarted;
 
   before(async () => {
-    bundle = await esbuild.build({
-      absWorkingDir: root,
-      entryPoints: [fixture("worker.js")],
-      bundle: true,
-      write: false,
-      format: "esm",
-      platform: "neutral",
-      conditions: ["workerd", "worker", "browser"],
-      external: ["*.wasm"],
-      metafile: true,
-      outdir: "/edge-worker",
-      logLevel: "silent",
-    });
-    const [output] = Object.values(bundle.metafile.outputs);
-    const wasmImports = output.imports.filter((i) => i.external).map((i) => i.path);
+    let wasmImports;
+    ({ mf: verifyWorker, bundle, wasmImports } = await startWorker(fixture("worker.js")));
     assert.deepEqual(wasmImports, ["./gen/edgetoken_bg.wasm"], "the bundle's only external import is the wasm");
-    // Modules are named by their path under modulesRoot, so the CompiledWasm module sits
-    // where the bundle's import specifier points.
     const dir = "/edge-worker";
-    verifyWorker = new Miniflare({
-      compatibilityDate: "2025-01-01",
-      modulesRoot: dir,
-      modules: [
-        { type: "ESModule", path: join(dir, "worker.mjs"), contents: bundle.outputFiles[0].text },
-        { type: "CompiledWasm", path: join(dir, wasmImports[0]), contents: wasmBytes },
-      ],
-    });
     verifyWorkerStarted = started(verifyWorker);
     bytesWorker = new Miniflare({
       compatibilityDate: "2025-01-01",

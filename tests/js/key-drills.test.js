@@ -11,12 +11,11 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
-import * as esbuild from "esbuild";
-import { Miniflare } from "miniflare";
 import { SignJWT, importJWK } from "jose";
 import { IssuerSync } from "edgetoken";
 import { buildRevocationFilter } from "edgetoken/builder";
 import { ROOT, login } from "./processes.js";
+import { startWorker } from "./workerd.js";
 import {
   DRILL_FLAGS, SessionStream, adminClient, checkStream, kidOf, newTally, now, originCommand, sleep, startDrillOrigin,
 } from "./drill.js";
@@ -107,28 +106,7 @@ test("rotation drill in Node: scheduled, CLI and API rotations with revocations 
 });
 
 test("rotation drill in workerd: the same stream through a Worker using IssuerSync", { timeout: 180_000 }, async () => {
-  const bundle = await esbuild.build({
-    absWorkingDir: ROOT,
-    entryPoints: [join(ROOT, "tests/js/fixtures/drill-worker.js")],
-    bundle: true,
-    write: false,
-    format: "esm",
-    platform: "neutral",
-    conditions: ["workerd", "worker", "browser"],
-    external: ["*.wasm"],
-    outdir: "/drill-worker",
-    logLevel: "silent",
-  });
-  const { readFileSync } = await import("node:fs");
-  const dir = "/drill-worker";
-  const mf = new Miniflare({
-    compatibilityDate: "2025-01-01",
-    modulesRoot: dir,
-    modules: [
-      { type: "ESModule", path: join(dir, "worker.mjs"), contents: bundle.outputFiles[0].text },
-      { type: "CompiledWasm", path: join(dir, "gen/edgetoken_bg.wasm"), contents: readFileSync(join(ROOT, "pkg/gen/edgetoken_bg.wasm")) },
-    ],
-  });
+  const { mf } = await startWorker(join(ROOT, "tests/js/fixtures/drill-worker.js"), "/drill-worker");
   const origin = await startDrillOrigin();
   try {
     const discovery = `${origin.url}/.well-known/edgetoken.json`;
@@ -158,7 +136,7 @@ function stealKey(db, kid) {
 
 test("compromise drill (default timings): forged token and filter refused within one sync interval of the emergency rotation", { timeout: 120_000 }, async () => {
   // The origin's default settings: sync interval 2 s, rebuild interval 5 s, filter ttl 60 s.
-  const origin = await startDrillOrigin(undefined, {});
+  const origin = await startDrillOrigin({});
   try {
     const discoveryUrl = `${origin.url}/.well-known/edgetoken.json`;
     const discovery = await (await fetch(discoveryUrl)).json();

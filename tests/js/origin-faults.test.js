@@ -4,45 +4,17 @@
 // killed with SIGKILL and restarted on the same database and port).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Verifier, IssuerSync } from "edgetoken";
-import { ROOT, freePort, login } from "./processes.js";
+import { freePort, login, startOrigin } from "./processes.js";
 
 const TTL = 4; // --revocation-ttl: seconds a filter stays usable
 
-async function startAt(db, port) {
-  const bin = join(ROOT, "target/debug/edgetoken-origin");
-  if (!existsSync(bin)) throw new Error(`${bin} missing: run cargo build -p edgetoken-origin`);
-  const child = spawn(
-    bin,
-    ["--listen", `127.0.0.1:${port}`, "--db", db, "--demo", "--revocation-ttl", String(TTL), "--revocation-interval", "1"],
-    { stdio: ["ignore", "pipe", "inherit"] },
-  );
-  let out = "";
-  child.stdout.on("data", (d) => (out += d));
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`origin exited with ${child.exitCode}`);
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) break;
-    } catch {}
-    if (Date.now() > deadline) throw new Error("origin did not start");
-    await sleep(50);
-  }
-  const m = out.match(/^\s*user\s+(\S+)\s+(\S+)/m);
-  return { url, child, user: m && { email: m[1], password: m[2] } };
-}
-
-function kill9(child) {
-  return new Promise((resolve) => {
-    child.once("exit", resolve);
-    child.kill("SIGKILL");
-  });
-}
+/** The origin on `db` and `port` (the same state and address after a restart). */
+const startAt = (db, port) =>
+  startOrigin(["--revocation-ttl", String(TTL), "--revocation-interval", "1"], { db, port });
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const now = () => Date.now() / 1000;
@@ -76,7 +48,7 @@ test("edge keeps its last filter until not_after, fails closed, recovers when th
     assert.equal(verifier.verify(b.access_token).code, "revoked");
 
     // The origin dies. The edge keeps refreshing (and failing) in the request path.
-    await kill9(origin.child);
+    await origin.kill();
     const notAfter = verifier.revocationStatus().notAfter;
     const seen = { okBefore: 0, staleAfter: 0, bAccepted: 0 };
     while (now() < notAfter + 2.5) {
@@ -123,6 +95,6 @@ test("edge keeps its last filter until not_after, fails closed, recovers when th
     );
   } finally {
     clearInterval(keepAlive);
-    if (origin.child.exitCode === null) await kill9(origin.child);
+    await origin.kill();
   }
 });

@@ -30,16 +30,21 @@ async function waitFor(url, child, what, timeoutMs = 60_000) {
   throw new Error(`${what} did not answer at ${url}`);
 }
 
-/** Starts edgetoken-origin with demo accounts; resolves to { url, admin, user, stop }. */
-export async function startOrigin(extraArgs = []) {
-  const bin = join(ROOT, "target/debug/edgetoken-origin");
-  if (!existsSync(bin)) throw new Error(`${bin} missing: run cargo build -p edgetoken-origin`);
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), "edgetoken-e2e-"));
+export const ORIGIN_BIN = join(ROOT, "target/debug/edgetoken-origin");
+
+/**
+ * Starts edgetoken-origin with demo accounts and waits until it answers. `db` and `port`
+ * default to a fresh temporary database and a free port (give both to restart an origin on
+ * the same state). Resolves to { url, port, db, admin, user, child, stop, kill };
+ * `stop` sends SIGTERM, `kill` SIGKILL and resolves when the process is gone.
+ */
+export async function startOrigin(extraArgs = [], { db, port } = {}) {
+  if (!existsSync(ORIGIN_BIN)) throw new Error(`${ORIGIN_BIN} missing: run cargo build -p edgetoken-origin`);
+  port ??= await freePort();
+  db ??= join(mkdtempSync(join(tmpdir(), "edgetoken-e2e-")), "origin.db");
   const child = spawn(
-    bin,
-    ["--listen", `127.0.0.1:${port}`, "--db", join(dir, "origin.db"), "--demo",
-      "--www", join(ROOT, "www"), "--pkg", join(ROOT, "pkg"), ...extraArgs],
+    ORIGIN_BIN,
+    ["--listen", `127.0.0.1:${port}`, "--db", db, "--demo", "--www", join(ROOT, "www"), "--pkg", join(ROOT, "pkg"), ...extraArgs],
     { stdio: ["ignore", "pipe", "inherit"] },
   );
   let out = "";
@@ -51,7 +56,13 @@ export async function startOrigin(extraArgs = []) {
     if (!m) throw new Error(`no ${role} credentials in the origin's output:\n${out}`);
     return { email: m[1], password: m[2] };
   };
-  return { url, admin: account("admin"), user: account("user"), child, stop: () => child.kill("SIGTERM") };
+  const kill = () =>
+    new Promise((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once("exit", resolve);
+      child.kill("SIGKILL");
+    });
+  return { url, port, db, admin: account("admin"), user: account("user"), child, stop: () => child.kill("SIGTERM"), kill };
 }
 
 /** Starts `next start` for examples/nextjs (built beforehand) against `originUrl`. */
